@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install everything the tests need and run the whole suite:
+#   ./.venv with ConvScope and its test extras, Debian's Chromium for the browser tests (installed
+#   with apt-get when missing and we are root), PyTorch's CPU wheel when one lies on this disk (for
+#   the layer-by-layer agreement test; without it that test compares against the NumPy twins).
+# Extra arguments go to pytest (e.g. -k kernels, -x).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+
+torch_wheel=$(ls /opt/wheels/torch-2.13.0+cpu-*.whl 2>/dev/null | head -n 1 || true)
+if ! .venv/bin/python -c 'import torch' 2>/dev/null && [ -n "$torch_wheel" ]; then
+  .venv/bin/python -m pip install -q --disable-pip-version-check "$torch_wheel"
+fi
+
+chromium=${CONVSCOPE_CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
+if [ -z "$chromium" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "scripts/test.sh: installing Debian's chromium for the browser tests" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
+    chromium=$(command -v chromium)
+  else
+    echo "scripts/test.sh: no Chromium found. Install it (Debian/Ubuntu: sudo apt-get install chromium)" >&2
+    echo "  or point CONVSCOPE_CHROMIUM at a Chromium/Chrome binary, then run this again." >&2
+    exit 1
+  fi
+fi
+export CONVSCOPE_CHROMIUM="$chromium"
+exec .venv/bin/python -m pytest "$@"
