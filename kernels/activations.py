@@ -1,0 +1,168 @@
+"""Element-wise activation functions and their backward passes, compiled with Numba.
+
+Shape legend: x, dy, y, dx: any shape S (a map (C, H, W), a batch (N, C, H, W), a vector (D,)).
+Every kernel takes C-contiguous float32 arrays and returns a new float32 array of shape S.
+A backward kernel takes the *forward input* x and the upstream gradient dy = dL/dy and returns
+dx = dL/dx = f'(x) * dy.
+
+Kernels loop over a raveled view, so one compiled loop serves every rank (Numba compiles one
+specialisation per ndim and caches each).
+
+Gradient conventions at kinks: relu'(0) = 0 (like PyTorch); leaky_relu'(0) = alpha.
+
+Registry: ``ACTIVATIONS[name] -> (forward, backward)`` with the uniform call forms
+``forward(x)`` and ``backward(x, dy)``. ``leaky_relu`` and ``leaky_relu_backward`` take an optional
+trailing ``alpha`` (default 0.01), so they fit the uniform form and also accept
+``forward(x, alpha)`` / ``backward(x, dy, alpha)``; ``TAKES_ALPHA`` names the entries that do.
+"""
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def relu(x):
+    """y = max(x, 0)."""
+    flat = x.ravel()
+    out = np.empty_like(flat)
+    for i in range(flat.size):
+        v = flat[i]
+        out[i] = v if v > 0 else 0
+    return out.reshape(x.shape)
+
+
+@njit(cache=True)
+def relu_backward(x, dy):
+    """dx = dy where x > 0, else 0 (the subgradient at x = 0 is taken as 0)."""
+    flat, g = x.ravel(), dy.ravel()
+    out = np.empty_like(g)
+    for i in range(flat.size):
+        out[i] = g[i] if flat[i] > 0 else 0
+    return out.reshape(x.shape)
+
+
+@njit(cache=True)
+def leaky_relu(x, alpha=0.01):
+    """y = x if x > 0 else alpha * x."""
+    a = np.float32(alpha)
+    flat = x.ravel()
+    out = np.empty_like(flat)
+    for i in range(flat.size):
+        v = flat[i]
+        out[i] = v if v > 0 else a * v
+    return out.reshape(x.shape)
+
+
+@njit(cache=True)
+def leaky_relu_backward(x, dy, alpha=0.01):
+    """dx = dy if x > 0 else alpha * dy (alpha at x = 0)."""
+    a = np.float32(alpha)
+    flat, g = x.ravel(), dy.ravel()
+    out = np.empty_like(g)
+    for i in range(flat.size):
+        out[i] = g[i] if flat[i] > 0 else a * g[i]
+    return out.reshape(x.shape)
+
+
+@njit(cache=True)
+def _sigmoid_scalar(v):
+    # Only ever exponentiate a non-positive number, so exp cannot overflow for large |v|.
+    if v >= 0:
+        return 1.0 / (1.0 + np.exp(-v))
+    e = np.exp(v)
+    return e / (1.0 + e)
+
+
+@njit(cache=True)
+def sigmoid(x):
+    """y = 1 / (1 + exp(-x)), evaluated without overflow for large |x|."""
+    flat = x.ravel()
+    out = np.empty_like(flat)
+    for i in range(flat.size):
+        out[i] = _sigmoid_scalar(flat[i])
+    return out.reshape(x.shape)
+
+
+@njit(cache=True)
+def sigmoid_backward(x, dy):
+    """dx = s (1 - s) dy with s = sigmoid(x)."""
+    flat, g = x.ravel(), dy.ravel()
+    out = np.empty_like(g)
+    for i in range(flat.size):
+        s = _sigmoid_scalar(flat[i])
+        out[i] = s * (1.0 - s) * g[i]
+    return out.reshape(x.shape)
+
+
+@njit(cache=True)
+def tanh(x):
+    """y = tanh(x)."""
+    flat = x.ravel()
+    out = np.empty_like(flat)
+    for i in range(flat.size):
+        out[i] = np.tanh(flat[i])
+    return out.reshape(x.shape)
+
+
+@njit(cache=True)
+def tanh_backward(x, dy):
+    """dx = (1 - tanh(x)^2) dy."""
+    flat, g = x.ravel(), dy.ravel()
+    out = np.empty_like(g)
+    for i in range(flat.size):
+        t = np.tanh(flat[i])
+        out[i] = (1.0 - t * t) * g[i]
+    return out.reshape(x.shape)
+
+
+@njit(cache=True)
+def lecun_tanh(x):
+    """y = 1.7159 tanh(2x/3) (LeCun et al. 1998: f(±1) ≈ ±1, maximal second derivative at ±1)."""
+    flat = x.ravel()
+    out = np.empty_like(flat)
+    for i in range(flat.size):
+        out[i] = 1.7159 * np.tanh(flat[i] * (2.0 / 3.0))
+    return out.reshape(x.shape)
+
+
+@njit(cache=True)
+def lecun_tanh_backward(x, dy):
+    """dx = 1.7159 · (2/3) · (1 - tanh(2x/3)^2) dy."""
+    flat, g = x.ravel(), dy.ravel()
+    out = np.empty_like(g)
+    for i in range(flat.size):
+        t = np.tanh(flat[i] * (2.0 / 3.0))
+        out[i] = (1.7159 * (2.0 / 3.0)) * (1.0 - t * t) * g[i]
+    return out.reshape(x.shape)
+
+
+@njit(cache=True)
+def softplus(x):
+    """y = log(1 + exp(x)), computed as log1p(exp(-|x|)) + max(x, 0) so exp never overflows."""
+    flat = x.ravel()
+    out = np.empty_like(flat)
+    for i in range(flat.size):
+        v = flat[i]
+        out[i] = np.log1p(np.exp(-abs(v))) + max(v, 0.0)
+    return out.reshape(x.shape)
+
+
+@njit(cache=True)
+def softplus_backward(x, dy):
+    """dx = sigmoid(x) dy."""
+    flat, g = x.ravel(), dy.ravel()
+    out = np.empty_like(g)
+    for i in range(flat.size):
+        out[i] = _sigmoid_scalar(flat[i]) * g[i]
+    return out.reshape(x.shape)
+
+
+ACTIVATIONS = {
+    "relu": (relu, relu_backward),
+    "leaky_relu": (leaky_relu, leaky_relu_backward),
+    "sigmoid": (sigmoid, sigmoid_backward),
+    "tanh": (tanh, tanh_backward),
+    "lecun_tanh": (lecun_tanh, lecun_tanh_backward),
+    "softplus": (softplus, softplus_backward),
+}
+
+TAKES_ALPHA = frozenset({"leaky_relu"})
