@@ -1,0 +1,40 @@
+"""ConvScope's web server: a Flask app factory, one blueprint, the JSON API and the two pages."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+__version__ = "0.1.0"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict | None = None, overrides: dict | None = None) -> Flask:
+    """Defaults, then ``CONVSCOPE_*`` settings from the environment or ``test_config``, then
+    ``overrides`` (the CLI's options), then the resources (errors, security headers, model
+    registry), then the blueprint."""
+    app = Flask(__name__, static_folder=str(ROOT / "static"), template_folder=str(ROOT / "templates"))
+    app.config.from_mapping(
+        MAX_CONTENT_LENGTH=8 << 20,     # request bodies (413 above)
+        MAX_FORM_MEMORY_SIZE=8 << 20,
+        MAX_IMAGE_SIDE=4096,            # decoded images (400 image_too_large above)
+        LAB_MAX_SIDE=512,               # the kernel lab downscales larger images, with a notice
+        MODEL_PATHS=None,               # list of .npz files, the first is the default; None: models/lenet.npz
+        SAMPLES_PATH=None,              # None: models/mnist_samples.npz
+        WARM_JIT=True,                  # trace a blank image at start-up
+        WARM_LAB=True,                  # one small kernel-lab call at start-up (not before a fork)
+        JSON_SORT_KEYS=False,
+    )
+    if test_config is None:
+        app.config.from_prefixed_env("CONVSCOPE")
+    else:
+        app.config.from_mapping(test_config)
+    app.config.from_mapping(overrides or {})
+
+    from . import api, errors, registry, security
+    errors.init_app(app)
+    security.init_app(app)
+    registry.init_app(app)
+    app.register_blueprint(api.bp)
+    return app
+

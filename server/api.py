@@ -1,0 +1,159 @@
+"""The one blueprint: the JSON API under /api/, the two pages and the vendored Plotly.js."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from flask import Blueprint, Response, current_app, render_template, request, send_file
+
+from . import __version__, preprocess, schema, validate
+from .decode import image_from, read_body
+from .errors import ApiError
+from .registry import registry
+
+bp = Blueprint("convscope", __name__)
+YEAR = 365 * 24 * 3600
+
+
+def json_response(body, status: int = 200) -> Response:
+    data = body if isinstance(body, bytes) else schema.dumps(body)
+    return Response(data, status=status, mimetype="application/json")
+
+
+def _ms(t0: float, t1: float) -> float:
+    return round((t1 - t0) * 1e3, 3)
+
+
+# ---- pages -------------------------------------------------------------------------------------
+@bp.get("/")
+def index():
+    return render_template("index.html")
+
+
+@bp.get("/kernels")
+def kernels_page():
+    return render_template("kernels.html")
+
+
+@bp.get("/vendor/plotly.min.js")
+def plotly_js():
+    import plotly
+    path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    response = send_file(path, mimetype="text/javascript", max_age=YEAR, conditional=True)
+    response.cache_control.public = True
+    response.cache_control.immutable = True
+    return response
+
+
+# ---- model -------------------------------------------------------------------------------------
+@bp.get("/api/health")
+def health():
+    return json_response(schema.health(registry().default, __version__))
+
+
+@bp.get("/api/model")
+def model():
+    body = registry().model_json(request.args.get("model"), lambda net: schema.dumps(schema.model(net, __version__)))
+    return json_response(body)
+
+
+@bp.get("/api/model/layers/<name>/weights")
+def layer_weights(name: str):
+    net = registry().get(request.args.get("model"))
+    try:
+        params = net.layer_weights(name)
+    except KeyError:
+        raise ApiError(404, "unknown_layer", f"The model {net.name!r} has no layer {name!r}.") from None
+    if not params:
+        raise ApiError(404, "no_weights", f"The layer {name!r} has no weights.")
+    return json_response(schema.weights(name, net.layer(name).kind, params))
+
+
+# ---- forward -----------------------------------------------------------------------------------
+@bp.post("/api/forward")
+def forward():
+    t0 = time.perf_counter()
+    fields, upload = read_body(request)
+    method = validate.choice(fields, "preprocess", tuple(preprocess.METHODS), "mnist")
+    steps = validate.flag(fields, "steps")
+    net = registry().get(fields.get("model"))
+    image = image_from(fields, upload)
+    t1 = time.perf_counter()
+    try:
+        pre = preprocess.METHODS[method](image, keep_steps=steps)
+    except ValueError as exc:
+        raise ApiError(400, "bad_image_size", str(exc)) from None
+    t2 = time.perf_counter()
+    trace = net.trace(pre.x)
+    t3 = time.perf_counter()
+    body = schema.dumps(schema.forward(net.name, pre, trace, steps))
+    t4 = time.perf_counter()
+    timing = {"decode": _ms(t0, t1), "preprocess": _ms(t1, t2), "trace": _ms(t2, t3),
+              "serialise": _ms(t3, t4), "total": _ms(t0, t4)}
+    return json_response(schema.with_timing(body, timing))
+
+
+# ---- kernel lab ----------------------------------------------------------------------------------
+def _lab_image(fields, upload) -> tuple[np.ndarray, str | None]:
+    """(C, H, W) float32 in [0, 1], gray or RGB, downscaled to LAB_MAX_SIDE with a notice."""
+    from PIL import Image
+    a = image_from(fields, upload, color=True)
+    if a.dtype == np.uint8:
+        a = a.astype(np.float32) / np.float32(255)
+    if a.ndim == 3 and a.shape[-1] == 4:   # composite transparency over white
+        a = a[..., :3] * a[..., 3:] + (1 - a[..., 3:])
+    h, w = a.shape[:2]
+    limit, notice = current_app.config["LAB_MAX_SIDE"], None
+    if max(h, w) > limit:
+        s = limit / max(h, w)
+        size = (max(1, round(w * s)), max(1, round(h * s)))
+        planes = a[..., None] if a.ndim == 2 else a
+        a = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(planes[..., c]), mode="F")
+                                 .resize(size, Image.Resampling.LANCZOS)) for c in range(planes.shape[-1])], -1)
+        a = np.clip(a, 0, 1)
+        notice = f"downscaled from {w}×{h} to {size[0]}×{size[1]}"
+    chw = a[None] if a.ndim == 2 else np.moveaxis(a, -1, 0)
+    return np.ascontiguousarray(chw, dtype=np.float32), notice
+
+
+@bp.post("/api/convolve")
+def convolve():
+    from convnet import lab
+    t0 = time.perf_counter()
+    fields, upload = read_body(request)
+    image, notice = _lab_image(fields, upload)
+    options = dict(
+        kernel=validate.kernel(fields.get("kernel"), image.shape[0]),
+        stride=validate.int_pair(fields.get("stride", 1), "stride"),
+        padding=validate.padding(fields.get("padding", "valid")),
+        dilation=validate.int_pair(fields.get("dilation", 1), "dilation"),
+        mode=validate.choice(fields, "mode", ("per_channel", "sum"), "per_channel"),
+        bias=validate.bias(fields.get("bias", 0.0)),
+        activation=validate.choice(fields, "activation", (None, *lab.LAB_ACTIVATIONS), None),
+        pool=validate.pool(fields.get("pool")))
+    t1 = time.perf_counter()
+    with registry().lab_lock:
+        result = lab.convolve(image, **options)
+    t2 = time.perf_counter()
+    body = schema.dumps(schema.convolve(image, result, notice))
+    t3 = time.perf_counter()
+    timing = {"decode": _ms(t0, t1), "convolve": _ms(t1, t2), "serialise": _ms(t2, t3), "total": _ms(t0, t3)}
+    return json_response(schema.with_timing(body, timing))
+
+
+# ---- samples -------------------------------------------------------------------------------------
+@bp.get("/api/samples")
+def samples():
+    include = request.args.get("include")
+    if include not in (None, "images"):
+        raise ApiError(400, "invalid_include", "'include' may only be \"images\".")
+    return json_response(schema.samples_list(registry().samples(), include == "images"))
+
+
+@bp.get("/api/samples/<int(signed=True):sample_id>")
+def sample(sample_id: int):
+    data = registry().samples()
+    if not 0 <= sample_id < len(data):
+        raise ApiError(404, "unknown_sample", f"There is no sample {sample_id}; ids run from 0 to {len(data) - 1}.")
+    return json_response(schema.sample(sample_id, data, True))

@@ -1,0 +1,160 @@
+"""MNIST-style preprocessing: make any drawing, upload or sample look like an MNIST test digit.
+
+MNIST digits are white ink on black, the ink's bounding box fitted into 20×20 keeping its aspect,
+placed in 28×28 so that the centre of mass sits at the centre (index 14.0 — measured on the shipped
+samples), and LeNet reads them zero-padded to 32×32.  Every input path takes the same steps:
+
+    grayscale → invert (if dark ink on light paper) → crop to the ink → fit into 20 px
+    → centre by mass in 28×28 → pad to 32×32
+
+Images are float32 (H, W) in [0, 1]; colour input is (H, W, 3|4) float in [0, 1] or uint8.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image, ImageStat
+
+FIT = 20             # the ink's longer side, in pixels
+FIELD = 28           # the MNIST field
+PAD = 2              # 28 → 32
+CENTRE = 14.0        # centre of mass of MNIST digits, in index coordinates
+BLANK_CONTRAST = 0.1  # ink must differ from the paper by this much, else "nothing drawn"
+INK = 0.1            # the crop keeps pixels above this fraction of the peak ink (ignores paper noise)
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)   # ITU-R 601, as Pillow's "L"
+
+
+@dataclass
+class Preprocessed:
+    x: np.ndarray                 # (1, 32, 32) float32, what the network reads
+    empty: bool                   # nothing drawn: x is all zeros
+    inverted: bool = False
+    steps: list[tuple[str, np.ndarray]] = field(default_factory=list)
+
+
+def to_grayscale(image: np.ndarray) -> np.ndarray:
+    """(H, W) | (H, W, 3) | (H, W, 4), uint8 or float in [0, 1] → float32 (H, W) in [0, 1].
+
+    Transparent pixels (a canvas never drawn on) become paper: the alpha is composited over white
+    if the visible ink is dark, over black if it is light, so either pen colour reads as ink.
+    """
+    g, unit = _gray(image)
+    return g * np.float32(1 / unit) if unit != 1 else g
+
+
+def _gray(image: np.ndarray) -> tuple[np.ndarray, float]:
+    """(2-D uint8 gray, 255.0) for uint8 input, else (2-D float32 gray, 1.0): cheap until cropped."""
+    a = np.asarray(image)
+    if a.dtype == np.uint8:
+        return (a if a.ndim == 2 else _grayscale_u8(a)), 255.0
+    if a.ndim == 2:
+        return a.astype(np.float32, copy=False), 1.0
+    gray = a[..., 0] * LUMA[0] + a[..., 1] * LUMA[1] + a[..., 2] * LUMA[2]
+    if a.shape[-1] == 4:
+        alpha = a[..., 3].astype(np.float32)
+        weight = float(alpha.sum())
+        if weight == 0:
+            return np.zeros(a.shape[:2], np.float32), 1.0
+        paper = np.float32(1.0 if float((gray * alpha).sum()) / weight < 0.5 else 0.0)
+        gray = gray * alpha + paper * (1 - alpha)
+    return gray.astype(np.float32, copy=False), 1.0
+
+
+def _grayscale_u8(a: np.ndarray) -> np.ndarray:
+    """uint8 RGB(A) → uint8 gray with Pillow's C loops (~10× faster than NumPy here)."""
+    im = Image.fromarray(np.ascontiguousarray(a), mode="RGBA" if a.shape[-1] == 4 else "RGB")
+    gray = im.convert("L")
+    if a.shape[-1] == 4:
+        alpha = im.getchannel("A")
+        if alpha.getbbox() is None:               # fully transparent: nothing drawn
+            return np.zeros(a.shape[:2], np.uint8)
+        dark = ImageStat.Stat(gray, alpha).mean[0] < 128   # the visible pixels' mean
+        gray = Image.composite(gray, Image.new("L", im.size, 255 if dark else 0), alpha)
+    return np.asarray(gray)
+
+
+def _border(g: np.ndarray) -> np.ndarray:
+    return np.concatenate([g[0], g[-1], g[1:-1, 0], g[1:-1, -1]])
+
+
+def _fit(crop: np.ndarray) -> np.ndarray:
+    """Resize so the longer side is FIT px, keeping aspect: Lanczos on a float image, after a box
+    reduction to ≥ 3× the target (reducing_gap: 5× faster, differences ≤ 0.01)."""
+    h, w = crop.shape
+    s = FIT / max(h, w)
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+    if size == (w, h):
+        return crop
+    out = np.asarray(Image.fromarray(crop, mode="F").resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0))
+    return np.clip(out, 0, 1)
+
+
+def _centre(fitted: np.ndarray) -> np.ndarray:
+    """Place in FIELD×FIELD with the centre of mass at CENTRE (integer shift, kept inside)."""
+    h, w = fitted.shape
+    mass = fitted.sum()
+    cy = (fitted.sum(1) @ np.arange(h, dtype=np.float32)) / mass
+    cx = (fitted.sum(0) @ np.arange(w, dtype=np.float32)) / mass
+    top = min(max(round(CENTRE - cy), 0), FIELD - h)
+    left = min(max(round(CENTRE - cx), 0), FIELD - w)
+    out = np.zeros((FIELD, FIELD), np.float32)
+    out[top:top + h, left:left + w] = fitted
+    return out
+
+
+def _pad(field28: np.ndarray) -> np.ndarray:
+    x = np.zeros((1, FIELD + 2 * PAD, FIELD + 2 * PAD), np.float32)
+    x[0, PAD:PAD + FIELD, PAD:PAD + FIELD] = field28
+    return x
+
+
+def _blank(steps) -> Preprocessed:
+    return Preprocessed(np.zeros((1, FIELD + 2 * PAD, FIELD + 2 * PAD), np.float32), True, steps=steps)
+
+
+def mnist(image: np.ndarray, keep_steps: bool = False) -> Preprocessed:
+    """The full MNIST path (see the module docstring); blank input → ``empty=True``.
+
+    Works on the raw gray values (uint8 stays uint8) until the crop, so a 280×280 canvas costs
+    little more than a 28×28 one.
+    """
+    g, unit = _gray(image)
+    steps = [("grayscale", g * np.float32(1 / unit))] if keep_steps else []
+    paper = float(np.median(_border(g))) if min(g.shape) > 2 else float(g.min())
+    inverted = paper > unit / 2
+    peak = paper - float(g.min()) if inverted else float(g.max()) - paper   # strongest ink over paper
+    if peak < BLANK_CONTRAST * unit:
+        return _blank(steps)
+    sign = -1 if inverted else 1
+    mask = (g < paper - INK * peak) if inverted else (g > paper + INK * peak)
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    crop = g[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    scale = np.float32(sign / peak)
+    crop = np.clip((crop.astype(np.float32) - np.float32(paper)) * scale, 0, 1)
+    if keep_steps and inverted:
+        steps.append(("inverted", np.clip((g.astype(np.float32) - np.float32(paper)) * scale, 0, 1)))
+    fitted = _fit(crop)
+    centred = _centre(fitted)
+    x = _pad(centred)
+    if keep_steps:
+        steps += [("crop", crop), ("fit", fitted), ("center", centred), ("pad", x[0])]
+    return Preprocessed(x, False, inverted, steps)
+
+
+def none(image: np.ndarray, keep_steps: bool = False) -> Preprocessed:
+    """No preprocessing: a 32×32 image as is, or a 28×28 one padded by 2 (ValueError otherwise)."""
+    g = to_grayscale(image)
+    if g.shape == (FIELD, FIELD):
+        x = _pad(g)
+    elif g.shape == (FIELD + 2 * PAD, FIELD + 2 * PAD):
+        x = g[None].astype(np.float32)
+    else:
+        raise ValueError(f"with preprocess \"none\" the image must be 28×28 or 32×32, not {g.shape[0]}×{g.shape[1]}")
+    steps = [("grayscale", g), ("pad", x[0])] if keep_steps else []
+    if float(g.max() - g.min()) < BLANK_CONTRAST:
+        return _blank(steps)
+    return Preprocessed(np.ascontiguousarray(x), False, steps=steps)
+
+
+METHODS = {"mnist": mnist, "none": none}

@@ -1,0 +1,53 @@
+"""Run the app: Werkzeug's threaded server for one user, gunicorn (N worker processes) for a class.
+
+gunicorn is driven through its Python API: the app is built once in the parent (``preload_app``) so
+the weights load and the JIT warms before the workers fork and share them.
+"""
+from __future__ import annotations
+
+from flask import Flask
+
+
+def serve_werkzeug(app: Flask, host: str, port: int, on_ready) -> None:
+    from werkzeug.serving import make_server
+    server = make_server(host, port, app, threaded=True)
+    on_ready(server.server_port)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def check_port(host: str, port: int) -> None:
+    """Raise OSError now if (host, port) cannot be bound."""
+    import socket
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((host, port))
+
+
+def _warm_lab(app: Flask) -> None:
+    from .registry import EXTENSION
+    app.extensions[EXTENSION].warm_lab()
+
+
+def serve_gunicorn(app: Flask, host: str, port: int, workers: int, on_ready, threads: int = 1) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    class Standalone(BaseApplication):
+        def load_config(self):
+            settings = {"bind": f"{host}:{port}", "workers": workers, "preload_app": True,
+                        "worker_class": "gthread" if threads > 1 else "sync", "threads": threads,
+                        "accesslog": None, "loglevel": "warning", "keepalive": 5,
+                        "when_ready": lambda arbiter: on_ready(arbiter.LISTENERS[0].sock.getsockname()[1]),
+                        "post_worker_init": lambda worker: _warm_lab(app)}
+            for key, value in settings.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            return app
+
+    Standalone().run()

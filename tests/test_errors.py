@@ -1,0 +1,200 @@
+"""Bad input, row by row: each request gets its 4xx status and error code (never a traceback), and
+the next good request still works."""
+from __future__ import annotations
+
+import base64
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+GOOD = {"image": [[0.0] * 8, [0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0]] + [[0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0]] * 6}
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def data_url(data: bytes, mime: str = "image/png") -> str:
+    return f"data:{mime};base64," + base64.b64encode(data).decode()
+
+
+def bomb_png(width: int, height: int) -> bytes:
+    """A PNG whose header claims width×height (a few bytes of 'pixels' follow)."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def tiff_bytes() -> bytes:
+    buf = io.BytesIO()
+    Image.new("L", (4, 4)).save(buf, format="TIFF")
+    return buf.getvalue()
+
+
+PNG = png_bytes(np.zeros((8, 8), np.uint8))
+BIG_PNG = png_bytes(np.zeros((4100, 10), np.uint8))
+LAB = {"image": [[0.0, 0.5, 1.0]] * 5}
+
+
+def fwd(**body):
+    return ("POST", "/api/forward", {"json": body})
+
+
+def raw(data: bytes, url: str = "/api/forward", content_type: str = "application/json"):
+    return ("POST", url, {"data": data, "content_type": content_type})
+
+
+def form(url: str = "/api/forward", **fields):
+    return ("POST", url, {"data": fields, "content_type": "multipart/form-data"})
+
+
+def lab(**changes):
+    return ("POST", "/api/convolve", {"json": {**LAB, "kernel": [[0, 1, 0], [1, -4, 1], [0, 1, 0]], **changes}})
+
+
+CASES = [
+    # (id, request, status, code)
+    ("empty body", raw(b""), 400, "empty_body"),
+    ("whitespace body", raw(b"  \n"), 400, "empty_body"),
+    ("malformed json", raw(b'{"image": [[0,'), 400, "invalid_json"),
+    ("json NaN literal", raw(b'{"image": [[NaN]]}'), 400, "invalid_json"),
+    ("json 1e400", raw(b'{"image": [[1e400]]}'), 400, "invalid_json"),
+    ("json array body", raw(b"[[0, 1]]"), 400, "wrong_type"),
+    ("json string body", raw(b'"image"'), 400, "wrong_type"),
+    ("form-encoded garbage", raw(b"image=1", content_type="application/x-www-form-urlencoded"), 400, "invalid_json"),
+    ("no image", fwd(), 400, "missing_field"),
+    ("image null", fwd(image=None), 400, "missing_field"),
+    ("image number", fwd(image=5), 400, "wrong_type"),
+    ("image object", fwd(image={"rows": []}), 400, "wrong_type"),
+    ("ragged rows", fwd(image=[[0, 1], [0]]), 400, "ragged_array"),
+    ("ragged deep", fwd(image=[[0, 1], [0, [1]]]), 400, "ragged_array"),
+    ("string pixel", fwd(image=[[0, "a"]]), 400, "wrong_type"),
+    ("null pixel", fwd(image=[[0, None]]), 400, "wrong_type"),
+    ("bool pixels", fwd(image=[[True, False]]), 400, "wrong_type"),
+    ("empty list", fwd(image=[]), 400, "bad_shape"),
+    ("empty rows", fwd(image=[[]]), 400, "bad_shape"),
+    ("1-D image", fwd(image=[0.1, 0.2]), 400, "bad_shape"),
+    ("4-D image", fwd(image=[[[[0.0]]]]), 400, "bad_shape"),
+    ("two channels", fwd(image=[[[0.0, 0.0]]]), 400, "bad_shape"),
+    ("overflow to inf", fwd(image=[[1e39]]), 400, "non_finite"),
+    ("above 1", fwd(image=[[1.5]]), 400, "value_out_of_range"),
+    ("below 0", fwd(image=[[-0.1]]), 400, "value_out_of_range"),
+    ("0..255 scale", fwd(image=[[255, 0]]), 400, "value_out_of_range"),
+    ("too many rows", fwd(image=[[0.0]] * 4097), 400, "image_too_large"),
+    ("not a data url", fwd(image="hello"), 400, "invalid_data_url"),
+    ("text data url", fwd(image="data:text/plain;base64,aGVsbG8="), 415, "unsupported_format"),
+    ("svg data url", fwd(image=data_url(b"<svg/>", "image/svg+xml")), 415, "unsupported_format"),
+    ("data url not base64", fwd(image="data:image/png,abc"), 400, "invalid_data_url"),
+    ("data url bad base64", fwd(image="data:image/png;base64,@@@@"), 400, "invalid_data_url"),
+    ("data url no data", fwd(image="data:image/png;base64,"), 400, "invalid_data_url"),
+    ("data url non-image bytes", fwd(image=data_url(b"hello, world")), 400, "not_an_image"),
+    ("data url tiff", fwd(image=data_url(tiff_bytes())), 415, "unsupported_format"),
+    ("data url truncated png", fwd(image=data_url(PNG[:40])), 400, "not_an_image"),
+    ("decompression bomb", fwd(image=data_url(bomb_png(100_000, 100_000))), 400, "image_too_large"),
+    ("image over side limit", fwd(image=data_url(BIG_PNG)), 400, "image_too_large"),
+    ("upload non-image", form(file=(io.BytesIO(b"%PDF-1.4 not an image"), "x.pdf")), 400, "not_an_image"),
+    ("upload tiff", form(file=(io.BytesIO(tiff_bytes()), "x.tif")), 415, "unsupported_format"),
+    ("upload empty file", form(file=(io.BytesIO(b""), "x.png")), 400, "empty_file"),
+    ("form without file", form(preprocess="mnist"), 400, "missing_field"),
+    ("form params not object", form(params="[1]", file=(io.BytesIO(PNG), "x.png")), 400, "wrong_type"),
+    ("unknown preprocess", fwd(image=GOOD["image"], preprocess="fancy"), 400, "invalid_preprocess"),
+    ("steps not bool", fwd(image=GOOD["image"], steps="yes"), 400, "wrong_type"),
+    ("unknown model", fwd(image=GOOD["image"], model="resnet"), 404, "unknown_model"),
+    ("none needs 28 or 32", fwd(image=GOOD["image"], preprocess="none"), 400, "bad_image_size"),
+    ("body over 8 MiB", raw(b'{"image": "' + b"A" * (9 << 20) + b'"}'), 413, "request_too_large"),
+    ("GET forward", ("GET", "/api/forward", {}), 405, "method_not_allowed"),
+    ("PUT convolve", ("PUT", "/api/convolve", {"json": LAB}), 405, "method_not_allowed"),
+    ("DELETE model", ("DELETE", "/api/model", {}), 405, "method_not_allowed"),
+    ("POST samples", ("POST", "/api/samples", {}), 405, "method_not_allowed"),
+    ("unknown route", ("GET", "/api/nope", {}), 404, "not_found"),
+    ("unknown nested route", ("GET", "/api/model/layers", {}), 404, "not_found"),
+    ("unknown layer", ("GET", "/api/model/layers/conv9/weights", {}), 404, "unknown_layer"),
+    ("layer without weights", ("GET", "/api/model/layers/relu1/weights", {}), 404, "no_weights"),
+    ("unknown model name", ("GET", "/api/model?model=nope", {}), 404, "unknown_model"),
+    ("weights of unknown model", ("GET", "/api/model/layers/conv1/weights?model=nope", {}), 404, "unknown_model"),
+    ("sample out of range", ("GET", "/api/samples/100000", {}), 404, "unknown_sample"),
+    ("negative sample", ("GET", "/api/samples/-1", {}), 404, "unknown_sample"),
+    ("sample not a number", ("GET", "/api/samples/seven", {}), 404, "not_found"),
+    ("samples include", ("GET", "/api/samples?include=all", {}), 400, "invalid_include"),
+    # the kernel lab
+    ("lab no kernel", ("POST", "/api/convolve", {"json": LAB}), 400, "missing_field"),
+    ("lab no image", ("POST", "/api/convolve", {"json": {"kernel": [[1]]}}), 400, "missing_field"),
+    ("kernel 12x12", lab(kernel=[[0.0] * 12] * 12), 400, "kernel_too_large"),
+    ("kernel 3x5", lab(kernel=[[0.0] * 5] * 3), 400, "kernel_not_square"),
+    ("kernel string", lab(kernel="sobel"), 400, "wrong_type"),
+    ("kernel ragged", lab(kernel=[[1, 2], [3]]), 400, "ragged_array"),
+    ("kernel inf", lab(kernel=[[1e39]]), 400, "non_finite"),
+    ("kernel huge value", lab(kernel=[[1e7]]), 400, "value_out_of_range"),
+    ("kernel 1-D", lab(kernel=[1, 2, 3]), 400, "bad_shape"),
+    ("kernel channels", lab(kernel=[[[1.0]], [[1.0]]]), 400, "kernel_channels_mismatch"),
+    ("stride 0", lab(stride=0), 400, "invalid_stride"),
+    ("stride -1", lab(stride=-1), 400, "invalid_stride"),
+    ("stride 1.5", lab(stride=1.5), 400, "invalid_stride"),
+    ("stride pair with 0", lab(stride=[1, 0]), 400, "invalid_stride"),
+    ("stride 17", lab(stride=17), 400, "invalid_stride"),
+    ("dilation 0", lab(dilation=0), 400, "invalid_dilation"),
+    ("dilation 9", lab(dilation=9), 400, "invalid_dilation"),
+    ("dilation bool", lab(dilation=True), 400, "invalid_dilation"),
+    ("padding 17", lab(padding=17), 400, "invalid_padding"),
+    ("padding -1", lab(padding=-1), 400, "invalid_padding"),
+    ("padding full", lab(padding="full"), 400, "invalid_padding"),
+    ("padding 3 values", lab(padding=[1, 2, 3]), 400, "invalid_padding"),
+    ("activation swish", lab(activation="swish"), 400, "invalid_activation"),
+    ("pool median", lab(pool={"kind": "median"}), 400, "invalid_pool"),
+    ("pool string", lab(pool="max"), 400, "invalid_pool"),
+    ("pool size 0", lab(pool={"kind": "max", "size": 0}), 400, "invalid_pool_size"),
+    ("pool stride 99", lab(pool={"kind": "avg", "size": 2, "stride": 99}), 400, "invalid_pool_stride"),
+    ("mode unknown", lab(mode="fft"), 400, "invalid_mode"),
+    ("bias string", lab(bias="1"), 400, "invalid_bias"),
+    ("lab 5 channels", lab(image=[[[0.0] * 5] * 3] * 3), 400, "bad_shape"),
+    ("lab out of range", lab(image=[[2.0, 0.0]]), 400, "value_out_of_range"),
+    ("lab body not json", raw(b"kernel", url="/api/convolve"), 400, "invalid_json"),
+]
+
+
+@pytest.mark.parametrize("request_, status, code", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_request_gets_json_error_then_good_request_works(client, request_, status, code):
+    method, url, kwargs = request_
+    r = client.open(url, method=method, **kwargs)
+    assert r.status_code == status, r.data[:300]
+    assert r.mimetype == "application/json"
+    body = r.get_json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
+    assert body["error"]["code"] == code
+    assert body["error"]["message"] and "Traceback" not in body["error"]["message"]
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    good = client.post("/api/forward", json=GOOD)
+    assert good.status_code == 200 and good.get_json()["prediction"] is not None
+
+
+def test_there_are_at_least_fifty_cases():
+    assert len(CASES) >= 50
+
+
+def test_method_not_allowed_lists_allowed_methods(client):
+    r = client.get("/api/convolve")
+    assert r.status_code == 405 and "POST" in r.headers["Allow"]
+
+
+def test_unexpected_exception_is_500_json_without_traceback(app, caplog):
+    def boom():
+        raise RuntimeError("secret internals")
+    app.add_url_rule("/api/boom", "boom", boom)
+    r = app.test_client().get("/api/boom")
+    assert r.status_code == 500
+    assert r.get_json() == {"error": {"code": "internal_error",
+                                      "message": "Something went wrong on the server; it has been logged."}}
+    assert b"secret internals" not in r.data
+    assert "secret internals" in caplog.text
+
+
+def test_pages_keep_html_404(client):
+    r = client.get("/no-such-page")
+    assert r.status_code == 404 and r.mimetype == "text/html"
