@@ -1,0 +1,39 @@
+// Tiny DOM helpers shared by the kernel lab's views.
+
+/** el('button', {class: 'x', dataset: {id: 1}, onclick: f}, 'text', child, …) */
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === 'class') node.className = value;
+    else if (key === 'dataset') Object.assign(node.dataset, value);
+    else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
+    else if (key in node && typeof value !== 'string') node[key] = value;
+    else node.setAttribute(key, value === true ? '' : value);
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined && child !== false) node.append(child);
+  }
+  return node;
+}
+
+/** A canvas whose backing store follows devicePixelRatio; returns [canvas, ctx] sized css w×h. */
+export function sizeCanvas(canvas, width, height) {
+  const ratio = window.devicePixelRatio || 1;
+  canvas.width = Math.max(1, Math.round(width * ratio));
+  canvas.height = Math.max(1, Math.round(height * ratio));
+  canvas.style.width = `${width}px`;
+  canvas.style.height = `${height}px`;
+  const ctx = canvas.getContext('2d');
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+  return ctx;
+}
+
+let uid = 0;
+export const nextId = (prefix) => `${prefix}-${(uid += 1)}`;
+
+/** Width available to children: clientWidth minus horizontal padding (0 if not laid out). */
+export function contentWidth(node) {
+  const cs = getComputedStyle(node);
+  return Math.max(0, node.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight));
+}
