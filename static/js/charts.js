@@ -1,0 +1,77 @@
+/**
+ * The softmax as a Plotly bar chart (Plotly.js from the server's vendor route, loaded as a classic
+ * script before the modules) with the predicted digit large beside it.
+ * createSoftmaxChart(container, {onHover(i|null)}) → {update(probs, label), barCentre(i) → {x, y} in
+ * container pixels, highlight(i|null)}; bars redraw at most every 120 ms (the digit at once).
+ */
+
+export function createSoftmaxChart(container, { onHover = () => {} } = {}) {
+  const Plotly = window.Plotly;
+  if (!Plotly) throw new Error("Plotly.js is not loaded (expected from the server's vendor route)");
+  const digit = document.createElement("div");
+  digit.className = "predicted";
+  digit.id = "prediction";
+  digit.setAttribute("aria-live", "polite");
+  digit.textContent = "?";
+  digit.dataset.label = "";
+  const plot = document.createElement("div");
+  plot.className = "softmax-plot";
+  container.append(digit, plot);
+  const digits = [...Array(10).keys()];
+  let highlighted = null;
+  let probs = new Array(10).fill(0);
+  let label = null;
+
+  const layout = {
+    width: 220, height: 330, margin: { l: 34, r: 12, t: 8, b: 36 },
+    xaxis: { range: [0, 1], tickvals: [0, 0.5, 1], fixedrange: true, tickfont: { size: 15 }, title: { text: "probability", font: { size: 14 } } },
+    yaxis: { autorange: "reversed", tickvals: digits, ticktext: digits.map(String), fixedrange: true, tickfont: { size: 18 } },
+    paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", showlegend: false, bargap: 0.18,
+  };
+  const config = { displayModeBar: false, responsive: false, staticPlot: false };
+
+  function draw() {
+    const colours = digits.map((d) => (d === highlighted ? "#111" : d === label ? "#c2410c" : "#9aa4b2"));
+    return Plotly.react(plot, [{
+      type: "bar", orientation: "h", x: probs, y: digits, marker: { color: colours },
+      hovertemplate: "digit %{y}: %{x:.4f}<extra></extra>",
+    }], layout, config);
+  }
+  // Plotly redraws cost ~10–15 ms here: while the pen streams updates the bars are redrawn at most
+  // every CHART_INTERVAL ms (the last update always lands); the big digit updates immediately.
+  const CHART_INTERVAL = 120;
+  let lastDraw = -Infinity, timer = null;
+  function schedule() {
+    if (timer) return;
+    const wait = Math.max(0, lastDraw + CHART_INTERVAL - performance.now());
+    timer = setTimeout(() => { timer = null; lastDraw = performance.now(); draw(); }, wait);
+  }
+  draw();
+  plot.on && plot.on("plotly_hover", (ev) => onHover(ev.points[0].pointIndex));
+  plot.on && plot.on("plotly_unhover", () => onHover(null));
+
+  return {
+    update(p, l) {
+      probs = Array.from(p);
+      label = l;
+      digit.textContent = l === null ? "?" : String(l);
+      digit.dataset.label = l === null ? "" : String(l);
+      schedule();
+    },
+    highlight(i) {
+      if (i === highlighted) return;
+      highlighted = i;
+      schedule();
+    },
+    /** Centre of bar i relative to `container`, for drawing links to it. */
+    barCentre(i) {
+      const full = plot._fullLayout;
+      const base = plot.getBoundingClientRect();
+      const box = container.getBoundingClientRect();
+      if (!full || !full.yaxis) return null;
+      const y = full.margin.t + full.yaxis.l2p(i);
+      const x = full.margin.l;
+      return { x: base.left - box.left + x, y: base.top - box.top + y };
+    },
+  };
+}

@@ -1,0 +1,107 @@
+/**
+ * Colour scales, keyed by layer KIND in one config (never by name).  No DOM.
+ *
+ * Stable exports (the kernel lab imports this module read-only):
+ *   SCALES                    {name: {type: "sequential"|"diverging", stops: ["#rrggbb", ...]}}
+ *   KIND_SCALES               {kind: scale name}
+ *   scaleFor(kind, min)       scale name for a layer kind; a sequential kind whose values go
+ *                             negative (e.g. a pool over a conv without ReLU) falls back to diverging
+ *   lut(scaleName)            Uint8ClampedArray(256*3) lookup table
+ *   domain(scaleName, min, max) → [lo, hi]: diverging scales are symmetric around 0
+ *   paintRGBA(out, values, lo, hi, scaleName)  fill an RGBA byte array from a flat value array
+ *   cssColor(value, lo, hi, scaleName)         "rgb(r,g,b)"
+ *   minMax(values)            {min, max} of a flat or nested array (two independent comparisons)
+ */
+
+export const SCALES = {
+  gray: { type: "sequential", stops: ["#000000", "#ffffff"] },
+  // zero is white: blank feature maps read as paper; more activation is darker and warmer
+  sequential: { type: "sequential", stops: ["#ffffff", "#fee391", "#fe9929", "#cc4c02", "#4d1a02"] },
+  // negative blue, zero white, positive red (ColorBrewer RdBu, reversed)
+  diverging: { type: "diverging", stops: ["#053061", "#4393c3", "#f7f7f7", "#d6604d", "#67001f"] },
+};
+
+export const KIND_SCALES = {
+  input: "gray",
+  conv: "diverging",
+  dense: "diverging",
+  relu: "sequential",
+  softplus: "sequential",
+  sigmoid: "sequential",
+  maxpool: "sequential",
+  avgpool: "sequential",
+  l2pool: "sequential",
+  flatten: "sequential",
+  softmax: "sequential",
+  leaky_relu: "diverging",
+  tanh: "diverging",
+  lecun_tanh: "diverging",
+};
+
+export function scaleFor(kind, min = 0) {
+  const name = KIND_SCALES[kind];
+  if (!name) throw new Error(`colors: no colour scale for layer kind "${kind}"`);
+  if (SCALES[name].type === "sequential" && name !== "gray" && min < 0) return "diverging";
+  return name;
+}
+
+const hex = (h) => [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16));
+const luts = new Map();
+
+export function lut(scaleName) {
+  if (luts.has(scaleName)) return luts.get(scaleName);
+  const scale = SCALES[scaleName];
+  if (!scale) throw new Error(`colors: unknown scale "${scaleName}"`);
+  const stops = scale.stops.map(hex);
+  const table = new Uint8ClampedArray(256 * 3);
+  for (let i = 0; i < 256; i++) {
+    const t = (i / 255) * (stops.length - 1);
+    const k = Math.min(Math.floor(t), stops.length - 2);
+    const f = t - k;
+    for (let ch = 0; ch < 3; ch++) table[i * 3 + ch] = stops[k][ch] + (stops[k + 1][ch] - stops[k][ch]) * f;
+  }
+  luts.set(scaleName, table);
+  return table;
+}
+
+export function domain(scaleName, min, max) {
+  if (SCALES[scaleName].type === "diverging") {
+    const m = Math.max(Math.abs(min), Math.abs(max)) || 1;
+    return [-m, m];
+  }
+  if (scaleName === "gray") return [Math.min(0, min), Math.max(1, max)];
+  return [Math.min(0, min), max > Math.min(0, min) ? max : Math.min(0, min) + 1];
+}
+
+export function paintRGBA(out, values, lo, hi, scaleName, offset = 0, count = values.length - offset) {
+  const table = lut(scaleName);
+  const k = 255 / (hi - lo || 1);
+  for (let i = 0; i < count; i++) {
+    let j = Math.round((values[offset + i] - lo) * k);
+    j = j < 0 ? 0 : j > 255 ? 255 : j;
+    out[i * 4] = table[j * 3];
+    out[i * 4 + 1] = table[j * 3 + 1];
+    out[i * 4 + 2] = table[j * 3 + 2];
+    out[i * 4 + 3] = 255;
+  }
+  return out;
+}
+
+export function cssColor(value, lo, hi, scaleName) {
+  const table = lut(scaleName);
+  let j = Math.round(((value - lo) / (hi - lo || 1)) * 255);
+  j = j < 0 ? 0 : j > 255 ? 255 : j;
+  return `rgb(${table[j * 3]},${table[j * 3 + 1]},${table[j * 3 + 2]})`;
+}
+
+export function minMax(values) {
+  let min = Infinity;
+  let max = -Infinity;
+  const visit = (v) => {
+    if (Array.isArray(v) || ArrayBuffer.isView(v)) { for (const x of v) visit(x); return; }
+    if (v < min) min = v;   // two independent tests: a value can be both the new min and max
+    if (v > max) max = v;
+  };
+  visit(values);
+  return { min, max };
+}

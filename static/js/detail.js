@@ -1,0 +1,154 @@
+/**
+ * The pinned detail panel: the arithmetic of one unit with the real numbers of the last forward
+ * pass (an explanation from arithmetic.js).  Its numbers are also data attributes (data-sum,
+ * data-bias, data-value, data-computed, data-activation …) at full precision for tests.
+ * createDetail(container, {onClose}) → {update(explanation | null)}
+ */
+
+/** The shortest decimal that reads back as the same float32 (as the API's JSON writes it). */
+export function float32String(v) {
+  if (!Number.isFinite(v)) return String(v);
+  for (let p = 1; p <= 9; p++) {
+    const s = Number(v.toPrecision(p));
+    if (Math.fround(s) === Math.fround(v)) return String(s);
+  }
+  return String(v);
+}
+
+const f = (v, d = 3) => (v === null || v === undefined ? "pad" : Number(v).toFixed(d));
+const el = (tag, cls, text) => {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+};
+
+function grid(rows, { title, cls = "", mark = null, sign = false } = {}) {
+  const wrap = el("figure", `numgrid ${cls}`);
+  if (title) wrap.append(el("figcaption", "", title));
+  const table = el("div", "cells");
+  table.style.gridTemplateColumns = `repeat(${rows[0].length}, auto)`;
+  rows.forEach((row, y) => row.forEach((v, x) => {
+    const c = el("span", "cell", f(v));
+    if (sign && v) c.classList.add(v > 0 ? "pos" : "neg");
+    if (mark && mark.y === y && mark.x === x) c.classList.add("winner");
+    table.append(c);
+  }));
+  wrap.append(table);
+  return wrap;
+}
+
+const eq = (parts) => {
+  const p = el("p", "equation");
+  for (const [cls, text] of parts) p.append(cls ? el("span", cls, text) : document.createTextNode(text));
+  return p;
+};
+
+function activationLine(x) {
+  if (!x.next) return null;
+  return eq([["", `then ${x.next.name} (${x.next.kind}): `], ["num", f(x.value, 4)], ["", " → "], ["num big", f(x.next.value, 4)]]);
+}
+
+const RENDER = {
+  conv(x, body) {
+    for (const ch of x.channels) {
+      const row = el("div", "conv-channel");
+      row.append(el("div", "ch-label", `in ch ${ch.c}`), grid(ch.patch, { title: "input patch" }), el("span", "op", "×"),
+        grid(ch.kernel, { title: "kernel", sign: true }), el("span", "op", "="),
+        grid(ch.products, { title: "products", sign: true }), el("div", "ch-sum", `Σ ${f(ch.sum, 4)}`));
+      body.append(row);
+    }
+    body.append(eq([["", "Σ products "], ["num", f(x.sum, 4)], ["", " + bias "], ["num", f(x.bias, 4)], ["", " = "],
+      ["num big", f(x.computed, 4)], ["", `  (server: ${f(x.value, 4)})`]]));
+    const a = activationLine(x);
+    if (a) body.append(a);
+  },
+  pool(x, body) {
+    body.append(grid(x.window, { title: `${x.op} window`, mark: x.winner }));
+    if (x.op === "maxpool") body.append(eq([["", "max = "], ["num big", f(x.computed, 4)], ["", x.winner ? `  (winner at row ${x.winner.y}, col ${x.winner.x} of the window, in green)` : ""]]));
+    else if (x.op === "avgpool") body.append(eq([["", "sum "], ["num", f(x.sum, 4)], ["", ` ÷ ${x.area} = `], ["num big", f(x.computed, 4)]]));
+    else body.append(eq([["", "√(Σ x²) = √"], ["num", f(x.sumSquares, 4)], ["", " = "], ["num big", f(x.computed, 4)]]));
+  },
+  dense(x, body) {
+    const table = el("table", "terms");
+    table.append(el("caption", "", `largest of ${x.terms.length} contributions (weight × input)`));
+    const head = el("tr");
+    ["input #", "weight", "input", "product"].forEach((h) => head.append(el("th", "", h)));
+    table.append(head);
+    for (const t of x.terms.slice(0, 10)) {
+      const tr = el("tr");
+      [String(t.j), f(t.weight, 4), f(t.input, 4), f(t.product, 4)].forEach((v, i) => {
+        const td = el("td", i === 3 ? (t.product >= 0 ? "pos" : "neg") : "", v);
+        tr.append(td);
+      });
+      table.append(tr);
+    }
+    body.append(table, eq([["", `Σ all ${x.terms.length} products `], ["num", f(x.sum, 4)], ["", " + bias "], ["num", f(x.bias, 4)],
+      ["", " = "], ["num big", f(x.computed, 4)], ["", `  (server: ${f(x.value, 4)})`]]));
+    const a = activationLine(x);
+    if (a) body.append(a);
+  },
+  elementwise(x, body) {
+    body.append(eq([["", `${x.kind}(`], ["num", f(x.input, 4)], ["", ") = "], ["num big", f(x.value, 4)]]));
+  },
+  flatten(x, body) {
+    body.append(eq([["", `reads channel ${x.from.c}, row ${x.from.y}, col ${x.from.x} of the previous layer: `], ["num big", f(x.value, 4)]]));
+  },
+  softmax(x, body) {
+    const table = el("table", "terms");
+    const head = el("tr");
+    ["digit", "logit z", `exp(z − ${f(x.shift, 2)})`, "p"].forEach((h) => head.append(el("th", "", h)));
+    table.append(head);
+    x.logits.forEach((z, i) => {
+      const tr = el("tr", i === x.unit.c ? "selected" : "");
+      [String(i), f(z, 4), f(x.exps[i], 4), f(x.probs[i], 4)].forEach((v) => tr.append(el("td", "", v)));
+      table.append(tr);
+    });
+    body.append(table, eq([["", `p(${x.unit.c}) = exp / Σ exp = ${f(x.exps[x.unit.c], 4)} / ${f(x.sumExp, 4)} = `], ["num big", f(x.probs[x.unit.c], 4)]]));
+  },
+  input(x, body) {
+    body.append(eq([["", "pixel value "], ["num big", f(x.value, 4)]]));
+  },
+};
+const POOLS = new Set(["maxpool", "avgpool", "l2pool"]);
+const ELEMENTWISE = new Set(["relu", "leaky_relu", "sigmoid", "tanh", "lecun_tanh", "softplus"]);
+const family = (kind) => (POOLS.has(kind) ? "pool" : ELEMENTWISE.has(kind) ? "elementwise" : kind);
+
+export function createDetail(container, { onClose = () => {} } = {}) {
+  const root = el("div", "detail");
+  root.id = "detail";
+  root.setAttribute("aria-live", "polite");
+  const head = el("div", "detail-head");
+  const title = el("h2", "", "Arithmetic");
+  const close = el("button", "detail-close", "×");
+  close.type = "button";
+  close.setAttribute("aria-label", "Unpin the unit (Escape)");
+  close.addEventListener("click", () => onClose());
+  head.append(title, close);
+  const body = el("div", "detail-body");
+  root.append(head, body);
+  container.append(root);
+
+  return {
+    update(x) {
+      for (const k of Object.keys(root.dataset)) delete root.dataset[k];
+      body.replaceChildren();
+      close.hidden = !x;
+      if (!x) {
+        title.textContent = "Arithmetic";
+        body.append(el("p", "hint", "Click any unit (or focus a layer and press Enter) to see how its value is computed."));
+        return;
+      }
+      const u = x.unit;
+      const where = x.kind === "softmax" || x.kind === "dense" || x.kind === "flatten" || (u.y === 0 && u.x === 0 && !x.window && !x.channels && x.kind !== "input" && x.kind !== "relu")
+        ? `unit ${u.c}` : `channel ${u.c}, row ${u.y}, col ${u.x}`;
+      title.textContent = `${x.layer} (${x.kind}) · ${where}`;
+      Object.assign(root.dataset, { pinned: "true", layer: x.layer, kind: x.kind, channel: u.c, y: u.y, x: u.x,
+        value: float32String(x.value) });
+      for (const key of ["sum", "bias", "computed"]) if (x[key] !== undefined) root.dataset[key] = x[key];
+      if (x.next) { root.dataset.activation = float32String(x.next.value); root.dataset.activationLayer = x.next.name; }
+      if (x.winner) { root.dataset.winnerY = x.winner.y; root.dataset.winnerX = x.winner.x; }
+      RENDER[family(x.kind)](x, body);
+    },
+  };
+}

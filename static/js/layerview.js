@@ -1,0 +1,246 @@
+/**
+ * The layer view: every layer in order, input to softmax — maps as tiles, vectors as node columns,
+ * the softmax as a chart — with a header (name, shape, parameters, hide), a legend, pointer hover,
+ * click to pin, and keyboard stepping (arrows; PageUp/PageDown change channel; Enter pins; Esc unpins).
+ *
+ * createLayerView(container, {model, onHover(unit|null, anchor), onPin(unit|null), onToggle(name)}) →
+ *   {update({tensors, scope, globalRange}), setHidden(names), highlight(scene), unitRect(unit)}
+ * scene (in units): {target, sources: [{unit, strength?}], windows: [{layer, c, top, left, h, w}],
+ *   winner: unit|null, rf: {top, left, height, width}|null}
+ */
+import { createLegend } from "./legend.js";
+import { createLinks } from "./links.js";
+import { createSoftmaxChart } from "./charts.js";
+import { colourDomain, layoutFor, paintMap, paintVector, vectorCell, vectorIndex } from "./tiles.js";
+
+const el = (tag, cls, text) => {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+};
+
+function buildLayer(desc, prevDesc, li) {
+  const lay = layoutFor(desc, prevDesc);
+  const section = el("section", `layer layer-${lay.type}`);
+  section.dataset.layer = desc.name;
+  section.dataset.kind = desc.kind;
+  const header = el("header", "layer-header");
+  const title = el("h3", "layer-name", desc.name);
+  const toggle = el("button", "layer-toggle", "−");
+  toggle.type = "button";
+  toggle.setAttribute("aria-label", `Hide layer ${desc.name}`);
+  toggle.setAttribute("aria-expanded", "true");
+  header.append(title, toggle,
+    el("div", "layer-shape", desc.output_shape.join("×")),
+    el("div", "layer-params", desc.params ? `${desc.params.toLocaleString("en")} params` : "no params"));
+  header.querySelector(".layer-params").title = desc.params_formula || "";
+  const body = el("div", "layer-body");
+  body.tabIndex = 0;
+  body.setAttribute("role", "group");
+  body.setAttribute("aria-label", `${desc.name} (${desc.kind}, ${desc.output_shape.join("×")}): ` +
+    "arrow keys step through units, Page Up/Down change channel, Enter pins, Escape unpins");
+  const entry = { desc, li, lay, section, body, toggle, canvases: [], legend: null, chart: null, cursor: { c: 0, y: 0, x: 0 } };
+  if (lay.type === "maps") {
+    const grid = el("div", "tiles");
+    grid.style.gridTemplateColumns = `repeat(${lay.tileCols}, auto)`;
+    for (let c = 0; c < lay.C; c++) {
+      const cv = el("canvas", "tile");
+      cv.width = lay.W;
+      cv.height = lay.H;
+      cv.style.width = `${lay.W * lay.scale}px`;
+      cv.style.height = `${lay.H * lay.scale}px`;
+      cv.dataset.layer = desc.name;
+      cv.dataset.channel = c;
+      grid.append(cv);
+      entry.canvases.push(cv);
+    }
+    body.append(grid);
+  } else if (lay.type === "vector") {
+    const wrap = el("div", "nodes");
+    const cv = el("canvas", "vector");
+    cv.width = lay.cols;
+    cv.height = lay.rows;
+    cv.style.width = `${lay.cols * lay.cellW}px`;
+    cv.style.height = `${lay.rows * lay.cellH}px`;
+    cv.dataset.layer = desc.name;
+    wrap.append(cv);
+    if (lay.labels) {
+      const labels = el("div", "node-labels");
+      for (let i = 0; i < lay.n; i++) labels.append(el("span", "", String(i)));
+      labels.style.gridTemplateRows = `repeat(${lay.n}, ${lay.cellH}px)`;
+      wrap.append(labels);
+    }
+    body.append(wrap);
+    entry.canvases.push(cv);
+  }
+  section.append(header, body);
+  if (lay.type !== "softmax") entry.legend = createLegend(section);
+  return entry;
+}
+
+export function createLayerView(container, { model, onHover = () => {}, onPin = () => {}, onToggle = () => {} }) {
+  const inner = el("div", "layers-inner");
+  container.append(inner);
+  const entries = model.layers.map((d, i) => buildLayer(d, model.layers[i - 1], i));
+  const byName = new Map(entries.map((e) => [e.desc.name, e]));
+  for (const e of entries) inner.append(e.section);
+  const links = createLinks(inner);
+  const tooltip = el("div", "unit-tooltip");
+  tooltip.setAttribute("role", "status");
+  tooltip.hidden = true;
+  document.body.append(tooltip);
+  for (const e of entries) {
+    if (e.lay.type === "softmax") {
+      e.chart = createSoftmaxChart(e.body, { onHover: (i) => onHover(i === null ? null : unitOf(e, i), null) });
+    }
+  }
+
+  function unitOf(e, i) { return { layer: e.desc.name, c: i, y: 0, x: 0 }; }
+
+  function unitAt(target, clientX, clientY) {
+    const e = byName.get(target.dataset.layer);
+    const r = target.getBoundingClientRect();
+    const fx = (clientX - r.left) / r.width, fy = (clientY - r.top) / r.height;
+    if (fx < 0 || fy < 0 || fx >= 1 || fy >= 1) return null;
+    if (e.lay.type === "maps") {
+      return { layer: e.desc.name, c: Number(target.dataset.channel), y: Math.floor(fy * e.lay.H), x: Math.floor(fx * e.lay.W) };
+    }
+    const i = vectorIndex(e.lay, Math.floor(fx * e.lay.cols), Math.floor(fy * e.lay.rows));
+    return i < e.lay.n ? unitOf(e, i) : null;
+  }
+
+  /** A unit's rectangle in `inner` pixels. */
+  function unitRect(u) {
+    const e = byName.get(u.layer);
+    if (!e || e.section.classList.contains("collapsed")) return null;
+    const base = inner.getBoundingClientRect();
+    if (e.lay.type === "softmax") {
+      const p = e.chart.barCentre(u.c);
+      const b = e.body.getBoundingClientRect();
+      return p && { x: b.left - base.left + p.x - 6, y: b.top - base.top + p.y - 6, w: 12, h: 12 };
+    }
+    if (e.lay.type === "maps") {
+      const r = e.canvases[u.c].getBoundingClientRect();
+      const s = r.width / e.lay.W;
+      return { x: r.left - base.left + u.x * s, y: r.top - base.top + u.y * s, w: s, h: r.height / e.lay.H };
+    }
+    const r = e.canvases[0].getBoundingClientRect();
+    const { col, row } = vectorCell(e.lay, u.c);
+    const cw = r.width / e.lay.cols, ch = r.height / e.lay.rows;
+    return { x: r.left - base.left + col * cw, y: r.top - base.top + row * ch, w: cw, h: ch };
+  }
+
+  function windowRect(layer, c, top, left, h, w) {
+    const a = unitRect({ layer, c, y: top, x: left });
+    return a && { x: a.x, y: a.y, w: a.w * w, h: a.h * h };
+  }
+
+  function showTooltip(text, anchor) {
+    tooltip.textContent = text;
+    tooltip.hidden = false;
+    const x = Math.min(anchor.x + 16, window.innerWidth - tooltip.offsetWidth - 8);
+    const y = Math.min(anchor.y + 16, window.innerHeight - tooltip.offsetHeight - 8);
+    tooltip.style.transform = `translate(${Math.max(4, x)}px, ${Math.max(4, y)}px)`;
+  }
+
+  // ---- pointer ----
+  let hoverTarget = null;
+  inner.addEventListener("pointermove", (ev) => {
+    const t = ev.target.closest("canvas.tile, canvas.vector");
+    const u = t ? unitAt(t, ev.clientX, ev.clientY) : null;
+    hoverTarget = u;
+    onHover(u, u && { x: ev.clientX, y: ev.clientY });
+  });
+  inner.addEventListener("pointerleave", () => { hoverTarget = null; onHover(null, null); });
+  inner.addEventListener("click", (ev) => {
+    const t = ev.target.closest("canvas.tile, canvas.vector");
+    const u = t ? unitAt(t, ev.clientX, ev.clientY) : null;
+    if (!u) return;
+    byName.get(u.layer).cursor = { c: u.c, y: u.y, x: u.x };   // keyboard stepping continues here
+    onPin(u);
+  });
+
+  // ---- keyboard ----
+  for (const e of entries) {
+    e.toggle.addEventListener("click", () => onToggle(e.desc.name));
+    // a click focuses the layer too: only keyboard focus (focus-visible) shows the cursor unit
+    e.body.addEventListener("focus", () => { if (e.body.matches(":focus-visible")) keyHover(e); });
+    e.body.addEventListener("blur", () => onHover(null, null));
+    e.body.addEventListener("keydown", (ev) => {
+      const k = ev.key;
+      const cur = e.cursor;
+      const n = e.lay.type === "maps" ? e.lay.C : e.lay.n;
+      if (k === "Enter" || k === " ") { onPin(unitFromCursor(e)); ev.preventDefault(); return; }
+      if (k === "Escape") { onPin(null); return; }
+      if (e.lay.type === "maps") {
+        const { H, W } = e.lay;
+        if (k === "ArrowRight") cur.x = Math.min(W - 1, cur.x + 1);
+        else if (k === "ArrowLeft") cur.x = Math.max(0, cur.x - 1);
+        else if (k === "ArrowDown") cur.y = Math.min(H - 1, cur.y + 1);
+        else if (k === "ArrowUp") cur.y = Math.max(0, cur.y - 1);
+        else if (k === "PageDown") cur.c = Math.min(n - 1, cur.c + 1);
+        else if (k === "PageUp") cur.c = Math.max(0, cur.c - 1);
+        else return;
+      } else {
+        if (k === "ArrowDown" || k === "ArrowRight" || k === "PageDown") cur.c = Math.min(n - 1, cur.c + 1);
+        else if (k === "ArrowUp" || k === "ArrowLeft" || k === "PageUp") cur.c = Math.max(0, cur.c - 1);
+        else return;
+      }
+      ev.preventDefault();
+      keyHover(e);
+    });
+  }
+  const unitFromCursor = (e) => ({ layer: e.desc.name, ...e.cursor });
+  function keyHover(e) {
+    const u = unitFromCursor(e);
+    const r = unitRect(u);
+    const base = inner.getBoundingClientRect();
+    if (r) e.body.querySelector("canvas")?.scrollIntoView?.({ block: "nearest", inline: "nearest" });
+    onHover(u, r && { x: base.left + r.x + r.w, y: base.top + r.y + r.h, keyboard: true });
+  }
+
+  return {
+    update({ tensors, scope, globalRange }) {
+      for (const e of entries) {
+        const t = tensors[e.li];
+        if (e.lay.type === "maps") e.canvases.forEach((cv, c) => paintMap(cv, t, c, scope, globalRange));
+        else if (e.lay.type === "vector") paintVector(e.canvases[0], t, e.lay, scope, globalRange);
+        if (e.legend) e.legend.update({ ...colourDomain(t, scope === "map" && t.H * t.W === 1 ? "layer" : scope, globalRange), min: t.min, max: t.max, scope: t.H * t.W > 1 ? scope : "layer" });
+      }
+    },
+    setPrediction(probs, label) {
+      const e = entries.find((x) => x.chart);
+      if (e) e.chart.update(probs, label);
+    },
+    setHidden(names) {
+      for (const e of entries) {
+        const hide = names.includes(e.desc.name);
+        e.section.classList.toggle("collapsed", hide);
+        e.toggle.textContent = hide ? "+" : "−";
+        e.toggle.setAttribute("aria-label", `${hide ? "Show" : "Hide"} layer ${e.desc.name}`);
+        e.toggle.setAttribute("aria-expanded", String(!hide));
+        e.body.tabIndex = hide ? -1 : 0;
+      }
+    },
+    /** Draw the hover scene; the tooltip text and anchor come from the caller. */
+    highlight(scene, tip, anchor) {
+      const chartEntry = entries.find((x) => x.chart);
+      if (chartEntry) chartEntry.chart.highlight(scene && scene.target.layer === chartEntry.desc.name ? scene.target.c : null);
+      if (!scene) { links.clear(); tooltip.hidden = true; return; }
+      const target = unitRect(scene.target);
+      if (!target) { links.clear(); tooltip.hidden = true; return; }
+      const sources = scene.sources.map((s) => ({ rect: unitRect(s.unit), strength: s.strength })).filter((s) => s.rect);
+      const windows = scene.windows.map((w) => windowRect(w.layer, w.c, w.top, w.left, w.h, w.w)).filter(Boolean);
+      const winner = scene.winner && unitRect(scene.winner);
+      const inputName = entries[0].desc.name;
+      const rf = scene.rf && scene.target.layer !== inputName && windowRect(inputName, 0, scene.rf.clip.top, scene.rf.clip.left,
+        scene.rf.clip.bottom - scene.rf.clip.top, scene.rf.clip.right - scene.rf.clip.left);
+      links.draw({ target, sources, windows, winner, rf });
+      if (tip && anchor) showTooltip(tip, anchor);
+      else tooltip.hidden = true;
+    },
+    unitRect,
+    get hovering() { return hoverTarget; },
+  };
+}

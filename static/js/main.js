@@ -1,0 +1,179 @@
+/**
+ * Wires the layer view page: loads the model, weights and samples once, sends the input through
+ * one latest-only forward channel, and hands responses and hover/pin events to the views.
+ * Debug hook for tests and benches: window.__convscope = {state, model, lastForward, perf, ...}.
+ */
+import * as api from "./api.js";
+import { createState } from "./state.js";
+import { createDrawpad } from "./drawpad.js";
+import { createInputView } from "./preprocess-view.js";
+import { createGallery } from "./gallery.js";
+import { createLayerView } from "./layerview.js";
+import { createDetail } from "./detail.js";
+import { parseForward, shiftedRows } from "./tensor.js";
+import { parseWeights, explain } from "./arithmetic.js";
+import { inspect, layerIndex } from "./inspect.js";
+import { bindControls } from "./controls.js";
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+const ENCODING = params.get("encoding") === "png" ? "png" : "array";   // measured: see bench/
+const SNAPSHOT = 56;
+
+const state = createState();
+const hook = { state, model: null, weights: new Map(), lastForward: null, tensors: null, perf: [], ready: false, errors: [] };
+window.__convscope = hook;
+
+function status(text, isError = false) {
+  $("status").textContent = text;
+  $("status").classList.toggle("error", isError);
+}
+
+async function boot() {
+  const [model, samples] = await Promise.all([api.getModel(), api.getSamples({ images: true })]);
+  hook.model = model;
+  const withParams = model.layers.filter((d) => d.params > 0);
+  const weights = await Promise.all(withParams.map((d) => api.getWeights(d.name)));
+  weights.forEach((w) => hook.weights.set(w.name, parseWeights(w)));
+
+  const detail = createDetail($("detail-host"), { onClose: () => state.set({ pinned: null }) });
+  const inputView = createInputView($("seen"));
+  let base = null;              // the last unshifted network input: shifts apply to it
+  let lastMaker = null;
+
+  const channel = api.createLatestOnly((job) => api.forward(job.body).then((r) => ({ r, job })), {
+    onSend: (meta) => { meta.sentMark = performance.now(); },
+    onResult: ({ r, job }, meta) => render(r, job, meta),
+    onError: (err) => { hook.errors.push(String(err)); status(err.message, true); },
+  });
+  function submit(maker, t) { lastMaker = maker; channel.submit(maker, t); }
+
+  const drawpad = createDrawpad($("drawpad"), {
+    onStroke: (kind, t) => {
+      const s = state.get();
+      if (s.input.source !== "drawing") state.set({ input: { source: "drawing", sampleId: null, shift: [0, 0] } });
+      submit(() => ({ body: drawingBody(), shifted: false }), t);
+    },
+  });
+  function drawingBody() {
+    const steps = state.get().showSteps;
+    return ENCODING === "png" ? { image: drawpad.toDataURL(), steps } : { image: drawpad.snapshot(SNAPSHOT), steps };
+  }
+
+  const gallery = createGallery($("gallery"), {
+    onPick: async (id) => {
+      const s = samples.samples.find((x) => x.id === id) || await api.getSample(id);
+      state.set({ input: { source: "sample", sampleId: id, shift: [0, 0] } });
+      submit(() => ({ body: { image: s.image.data, preprocess: "none", steps: state.get().showSteps }, shifted: false }));
+    },
+  });
+  gallery.update(samples);
+
+  const view = createLayerView($("layers"), {
+    model,
+    onHover: (u, anchor) => { hovered = u; hoverAnchor = anchor; scheduleHover(); },
+    onPin: (u) => state.set({ pinned: u }),
+    onToggle: (name) => {
+      const hidden = state.get().hidden;
+      state.set({ hidden: hidden.includes(name) ? hidden.filter((n) => n !== name) : [...hidden, name] });
+    },
+  });
+
+  function shift(dy, dx) {
+    if (!base) return;
+    const [sy, sx] = state.get().input.shift;
+    const next = [sy + dy, sx + dx];
+    state.set({ input: { ...state.get().input, shift: next } });
+    submit(() => ({ body: { image: shiftedRows(base, next[0], next[1]), preprocess: "none" }, shifted: true }));
+  }
+
+  bindControls({ state, drawpad, shift, upload: (dataUrl) => {
+    state.set({ input: { source: "upload", sampleId: null, shift: [0, 0] } });
+    submit(() => ({ body: { image: dataUrl, steps: state.get().showSteps }, shifted: false }));
+  } });
+
+  // ---- rendering ----
+  let hovered = null, hoverAnchor = null, hoverQueued = false;
+  function scheduleHover() {
+    if (hoverQueued) return;
+    hoverQueued = true;
+    requestAnimationFrame(() => { hoverQueued = false; drawHover(); });
+  }
+  function drawHover() {
+    if (!hook.tensors) return;
+    const pinned = state.get().pinned;
+    const u = hovered || pinned;
+    if (!u) { view.highlight(null); inputView.showRF(null); return; }
+    const { scene, tip, rf } = inspect(model, hook.tensors, hook.weights, u);
+    view.highlight(scene, hovered ? tip : null, hoverAnchor);
+    inputView.showRF(model.layers[0].name === u.layer ? null : rf);
+    hook.hover = { unit: u, rf };
+  }
+  function drawDetail() {
+    const p = state.get().pinned;
+    if (!p || !hook.tensors) { detail.update(null); return; }
+    detail.update(explain(model.layers, layerIndex(model, p.layer), p, hook.tensors, hook.weights));
+  }
+
+  function paint() {
+    const t = hook.tensors;
+    let min = Infinity, max = -Infinity;
+    for (const x of t) {
+      if (x.kind === "input" || x.kind === "softmax") continue;
+      if (x.min < min) min = x.min;
+      if (x.max > max) max = x.max;
+    }
+    view.update({ tensors: t, scope: state.get().colorScope, globalRange: { min, max } });
+  }
+
+  function render(r, job, meta) {
+    const t0 = performance.now();
+    const parsed = parseForward(r, model);
+    hook.lastForward = r;
+    hook.tensors = parsed.list;
+    hook.rendered = (hook.rendered || 0) + 1;
+    if (!job.shifted) base = parsed.input;
+    const t1 = performance.now();
+    inputView.update({ input: parsed.input, steps: r.steps, message: r.message });
+    paint();
+    const t2 = performance.now();
+    view.setPrediction(r.prediction ? r.prediction.probabilities : new Array(10).fill(0), r.prediction ? r.prediction.label : null);
+    const t3 = performance.now();
+    drawDetail();
+    drawHover();
+    meta.split = { tensors: t1 - t0, maps: t2 - t1, chart: t3 - t2, detail: performance.now() - t3 };
+    status(r.empty ? "" : `server ${r.timing_ms ? r.timing_ms.total.toFixed(1) : "?"} ms`);
+    const paintedAt = performance.now();
+    requestAnimationFrame(() => {
+      const frameAt = performance.now();
+      const entry = { ...meta.split, seq: meta.seq, pen: meta.requestedAt, sent: meta.sentAt, parsed: meta.parsedAt, painted: paintedAt, frame: frameAt };
+      performance.measure("convscope:pen→painted", { start: meta.requestedAt, end: frameAt });
+      hook.perf.push(entry);
+      if (hook.perf.length > 2000) hook.perf.shift();
+      hook.renders = (hook.renders || 0) + 1;
+    });
+  }
+
+  state.subscribe((s, changed) => {
+    if (changed.includes("hidden")) { view.setHidden(s.hidden); drawHover(); }
+    if (changed.includes("colorScope") && hook.tensors) paint();
+    if (changed.includes("pinned")) { drawDetail(); drawHover(); }
+    if (changed.includes("showSteps") && lastMaker) submit(lastMaker);
+    if (changed.includes("tool") || changed.includes("brush")) drawpad.update({ tool: s.tool, brush: s.brush });
+    if (changed.includes("input")) gallery.select(s.input.source === "sample" ? s.input.sampleId : null);
+  });
+
+  detail.update(null);
+  submit(() => ({ body: { image: drawpad.snapshot(SNAPSHOT) }, shifted: false }));
+  hook.ready = true;
+  hook.drawpad = drawpad;
+  hook.shift = shift;
+  hook.busy = () => channel.busy;
+  document.body.dataset.ready = "true";
+}
+
+boot().catch((err) => {
+  status(`Could not start: ${err.message}`, true);
+  hook.errors.push(String(err));
+  console.error(err);
+});

@@ -1,0 +1,76 @@
+/**
+ * What the network actually sees: the 32×32 input, the receptive-field rectangle of the hovered
+ * unit on it, and (optionally) the preprocessing steps as small images.
+ * createInputView(container) → {update({input, steps, message}), showRF(rect|null)}
+ * The rectangle element (#input-rf) carries the field in input pixels as data attributes:
+ * data-top/left/height/width (unclipped, as the API's numbers give them) and data-clip-* (clipped).
+ */
+import { paintRGBA } from "./colors.js";
+
+const el = (tag, cls, text) => {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+};
+
+function paintGray(canvas, rows) {
+  const h = rows.length, w = rows[0].length;
+  canvas.width = w;
+  canvas.height = h;
+  const ctx = canvas.getContext("2d");
+  const img = ctx.createImageData(w, h);
+  paintRGBA(img.data, Float32Array.from(rows.flat()), 0, 1, "gray");
+  ctx.putImageData(img, 0, 0);
+}
+
+export function createInputView(container) {
+  const frame = el("div", "seen-frame");
+  const canvas = el("canvas", "seen-canvas");
+  canvas.width = 32;
+  canvas.height = 32;
+  canvas.setAttribute("role", "img");
+  canvas.setAttribute("aria-label", "The 32×32 input the network reads");
+  const rf = el("div", "input-rf");
+  rf.id = "input-rf";
+  rf.hidden = true;
+  frame.append(canvas, rf);
+  const message = el("p", "seen-message");
+  const steps = el("div", "steps");
+  container.append(frame, message, steps);
+  let size = [32, 32];
+
+  return {
+    update({ input, steps: list, message: text }) {
+      size = [input.H, input.W];
+      canvas.width = input.W;
+      canvas.height = input.H;
+      const ctx = canvas.getContext("2d");
+      const img = ctx.createImageData(input.W, input.H);
+      paintRGBA(img.data, input.data, 0, 1, "gray");
+      ctx.putImageData(img, 0, 0);
+      message.textContent = text || "";
+      steps.replaceChildren();
+      for (const s of list || []) {
+        const fig = el("figure", "step");
+        const cv = el("canvas", "step-canvas");
+        paintGray(cv, s.data.length && Array.isArray(s.data[0][0]) ? s.data[0] : s.data);
+        fig.title = `${s.name}: ${s.shape.slice(-2).join("×")}`;
+        fig.append(cv, el("figcaption", "", s.name));
+        steps.append(fig);
+      }
+    },
+    showRF(r) {
+      if (!r) { rf.hidden = true; return; }
+      const [H, W] = size;
+      const { clip } = r;
+      rf.hidden = false;
+      rf.style.top = `${(clip.top / H) * 100}%`;
+      rf.style.left = `${(clip.left / W) * 100}%`;
+      rf.style.height = `${((clip.bottom - clip.top) / H) * 100}%`;
+      rf.style.width = `${((clip.right - clip.left) / W) * 100}%`;
+      Object.assign(rf.dataset, { top: r.top, left: r.left, height: r.height, width: r.width,
+        clipTop: clip.top, clipLeft: clip.left, clipBottom: clip.bottom, clipRight: clip.right });
+    },
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * Feature-map tiles and node columns: layout numbers (pure) and painting into canvases.
+ * Canvases are drawn at their native resolution (one canvas pixel per unit) and scaled by CSS
+ * with `image-rendering: pixelated`, so units stay crisp squares and painting stays cheap.
+ */
+import { domain, paintRGBA, scaleFor } from "./colors.js";
+
+/** How a layer is drawn: maps (C tiles of H×W), vector (a column of nodes) or the softmax chart. */
+export function layoutFor(desc, prevDesc) {
+  const shape = desc.output_shape;
+  if (desc.kind === "softmax") return { type: "softmax", n: shape[0] };
+  if (shape.length === 3) {
+    const [C, H] = shape;
+    const scale = C === 1 ? 4 : H >= 24 ? 3 : H >= 12 ? 4 : H >= 8 ? 5 : 8;
+    // two columns of tiles keep every LeNet layer on one 1920×1080 screen, in both directions
+    return { type: "maps", C, H, W: shape[2], scale, tileCols: C === 1 ? 1 : 2 };
+  }
+  const n = shape[0];
+  if (desc.kind === "flatten" && prevDesc && prevDesc.output_shape.length === 3) {
+    const [C, H, W] = prevDesc.output_shape;      // one column per source channel, column-major
+    return { type: "vector", n, cols: C, rows: H * W, cellW: 7, cellH: 8, labels: false };
+  }
+  if (n <= 12) return { type: "vector", n, cols: 1, rows: n, cellW: 30, cellH: 30, labels: true };
+  const cellH = n <= 60 ? 8 : n <= 130 ? 3 : 2;
+  return { type: "vector", n, cols: Math.ceil(n / 150), rows: Math.min(n, 150), cellW: 22, cellH, labels: false };
+}
+
+/** Vector index i ↔ (col, row) in a column-major node grid. */
+export const vectorCell = (lay, i) => ({ col: Math.floor(i / lay.rows), row: i % lay.rows });
+export const vectorIndex = (lay, col, row) => col * lay.rows + row;
+
+/** The colour domain for channel c of tensor t under a range scope ("map" | "layer" | "global"). */
+export function colourDomain(t, scope, globalRange, c = 0) {
+  const scale = scaleFor(t.kind, t.min);
+  if (t.kind === "input") return { scale, lo: 0, hi: Math.max(1, t.max) };
+  let min = t.min, max = t.max;
+  if (scope === "map" && t.H * t.W > 1) { min = t.chMin[c]; max = t.chMax[c]; }
+  if (scope === "global" && t.kind !== "softmax") { min = globalRange.min; max = globalRange.max; }
+  const [lo, hi] = domain(scale, min, max);
+  return { scale, lo, hi };
+}
+
+const imageCache = new WeakMap();
+function imageFor(ctx, w, h) {
+  let img = imageCache.get(ctx);
+  if (!img || img.width !== w || img.height !== h) {
+    img = ctx.createImageData(w, h);
+    imageCache.set(ctx, img);
+  }
+  return img;
+}
+
+export function paintMap(canvas, t, c, scope, globalRange) {
+  const ctx = canvas.getContext("2d");
+  const { scale, lo, hi } = colourDomain(t, scope, globalRange, c);
+  const img = imageFor(ctx, t.W, t.H);
+  paintRGBA(img.data, t.data, lo, hi, scale, c * t.H * t.W, t.H * t.W);
+  ctx.putImageData(img, 0, 0);
+}
+
+export function paintVector(canvas, t, lay, scope, globalRange) {
+  const ctx = canvas.getContext("2d");
+  const { scale, lo, hi } = colourDomain(t, scope, globalRange);
+  const img = imageFor(ctx, lay.cols, lay.rows);
+  const rgba = paintRGBA(new Uint8ClampedArray(t.data.length * 4), t.data, lo, hi, scale);
+  img.data.fill(255);
+  for (let i = 0; i < t.data.length; i++) {
+    const { col, row } = vectorCell(lay, i);
+    img.data.set(rgba.subarray(i * 4, i * 4 + 4), (row * lay.cols + col) * 4);
+  }
+  ctx.putImageData(img, 0, 0);
+}

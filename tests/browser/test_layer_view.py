@@ -1,0 +1,301 @@
+"""The layer view (/) in Debian's Chromium: drawing, gallery, hover geometry, the pinned arithmetic,
+the translation demo, keyboard stepping, offline use and the two viewports (with screenshots).
+
+The page exposes a debug hook, ``window.__convscope``: ``lastForward`` (the last /api/forward
+response it drew), ``model``, ``rendered`` (responses drawn so far), ``busy()`` and ``hover``.
+Playwright predicates are passed as functions, never strings: the page's CSP has no 'unsafe-eval'.
+"""
+from __future__ import annotations
+
+import json
+import math
+import urllib.request
+
+import pytest
+
+READY = "() => window.__convscope && window.__convscope.lastForward !== null"
+SETTLED = "(n) => window.__convscope.rendered > n && !window.__convscope.busy()"
+
+# Strokes in pad fractions (0..1): a "1" and a "7" as a person would draw them.
+STROKES = {
+    1: [[(0.52, 0.14), (0.51, 0.35), (0.50, 0.60), (0.49, 0.86)]],
+    7: [[(0.24, 0.18), (0.50, 0.17), (0.77, 0.18), (0.66, 0.40), (0.55, 0.62), (0.46, 0.86)]],
+}
+
+
+def api(live_server, path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(live_server + path, data=data,
+                                 headers={"Content-Type": "application/json"} if data else {})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+def open_page(page, live_server):
+    page.goto(live_server + "/")
+    page.wait_for_function(READY, timeout=30_000)
+    settle(page, 0)
+
+
+def rendered(page) -> int:
+    return page.evaluate("() => window.__convscope.rendered")
+
+
+def settle(page, before: int):
+    """Wait until a response newer than `before` is drawn and nothing is in flight."""
+    page.wait_for_function(SETTLED, arg=before, timeout=30_000)
+    page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
+def draw(page, strokes, steps_per_segment=6):
+    box = page.locator(".drawpad-canvas").bounding_box()
+    to_px = lambda p: (box["x"] + p[0] * box["width"], box["y"] + p[1] * box["height"])
+    before = rendered(page)
+    for stroke in strokes:
+        page.mouse.move(*to_px(stroke[0]))
+        page.mouse.down()
+        for point in stroke[1:]:
+            page.mouse.move(*to_px(point), steps=steps_per_segment)
+        page.mouse.up()
+    settle(page, before)
+
+
+def last_forward(page):
+    return page.evaluate("() => window.__convscope.lastForward")
+
+
+def layer(forward, name):
+    return next(entry for entry in forward["layers"] if entry["name"] == name)
+
+
+def unit_point(page, layer_name, c, y, x):
+    """Viewport coordinates of the centre of unit (c, y, x) of a map layer."""
+    box = page.locator(f'canvas.tile[data-layer="{layer_name}"][data-channel="{c}"]').bounding_box()
+    h, w = page.evaluate(f"() => {{ const c = document.querySelector('canvas.tile[data-layer=\"{layer_name}\"]');"
+                         " return [c.height, c.width]; }")
+    return box["x"] + (x + 0.5) * box["width"] / w, box["y"] + (y + 0.5) * box["height"] / h
+
+
+def load_sample(page, sample_id):
+    before = rendered(page)
+    page.locator(f'button.sample[data-sample-id="{sample_id}"]').click()
+    settle(page, before)
+
+
+@pytest.mark.parametrize("digit", [1, 7])
+def test_drawn_digit_is_recognised(page, live_server, screenshot, digit):
+    open_page(page, live_server)
+    draw(page, STROKES[digit])
+    forward = last_forward(page)
+    assert not forward["empty"]
+    shown = page.locator("#prediction").get_attribute("data-label")
+    assert shown == str(forward["prediction"]["label"])
+    screenshot(f"layer-view-drawn-{digit}")
+    # Needs the trained model: a random placeholder predicts anything.
+    assert forward["prediction"]["label"] == digit, forward["prediction"]
+
+
+def test_gallery_digit_shows_its_label(page, live_server):
+    open_page(page, live_server)
+    samples = api(live_server, "/api/samples")["samples"]
+    target = samples[0]
+    load_sample(page, target["id"])
+    assert page.locator(f'button.sample[data-sample-id="{target["id"]}"]').get_attribute("aria-pressed") == "true"
+    forward = last_forward(page)
+    image = api(live_server, f"/api/samples/{target['id']}")["image"]["data"]
+    mine = api(live_server, "/api/forward", {"image": image, "preprocess": "none"})
+    assert forward["prediction"]["label"] == mine["prediction"]["label"]
+    shown = int(page.locator("#prediction").get_attribute("data-label"))
+    assert shown == forward["prediction"]["label"]
+    assert shown == target["label"], "needs the trained model (models/lenet.npz)"
+
+
+def test_hover_conv2_unit_shows_its_receptive_field(page, live_server, screenshot):
+    open_page(page, live_server)
+    draw(page, STROKES[7])
+    model = api(live_server, "/api/model")
+    rf = next(d for d in model["layers"] if d["name"] == "conv2")["receptive_field"]
+    c, y, x = 3, 4, 5
+    page.mouse.move(*unit_point(page, "conv2", c, y, x))
+    page.wait_for_function("() => window.__convscope.hover && window.__convscope.hover.unit.layer === 'conv2'"
+                           " && window.__convscope.hover.unit.x === 5")
+    box = page.locator("#input-rf")
+    assert box.is_visible()
+    got = {k: int(box.get_attribute(f"data-{k}")) for k in ("top", "left", "height", "width")}
+    assert got == {"height": rf["size"][0], "width": rf["size"][1],
+                   "top": rf["offset"][0] + y * rf["jump"][0], "left": rf["offset"][1] + x * rf["jump"][1]}
+    assert page.evaluate("() => window.__convscope.hover.unit") == {"layer": "conv2", "c": c, "y": y, "x": x}
+    tooltip = page.locator(".unit-tooltip")
+    assert tooltip.is_visible() and "conv2" in tooltip.inner_text()
+    screenshot("layer-view-hover-conv2")
+
+
+def test_pool_hover_marks_the_winner(page, live_server):
+    open_page(page, live_server)
+    draw(page, STROKES[1])
+    forward = last_forward(page)
+    pool = layer(forward, "pool1")
+    c, y, x = max(((c, y, x) for c in range(6) for y in range(14) for x in range(14)),
+                  key=lambda u: pool["data"][u[0]][u[1]][u[2]])
+    page.mouse.click(*unit_point(page, "pool1", c, y, x))
+    detail = page.locator("#detail")
+    flat = pool["winners"][c][y][x]
+    assert int(detail.get_attribute("data-winner-y")) == flat // 28 - 2 * y
+    assert int(detail.get_attribute("data-winner-x")) == flat % 28 - 2 * x
+    assert float(detail.get_attribute("data-value")) == pool["data"][c][y][x]
+
+
+@pytest.mark.parametrize("name", ["conv1", "conv2"])
+def test_pinned_conv_unit_adds_up(page, live_server, screenshot, name):
+    open_page(page, live_server)
+    draw(page, STROKES[7])
+    forward = last_forward(page)
+    conv = layer(forward, name)
+    C, H, W = conv["shape"]
+    c, y, x = max(((c, y, x) for c in range(C) for y in range(H) for x in range(W)),
+                  key=lambda u: abs(conv["data"][u[0]][u[1]][u[2]]))
+    page.mouse.click(*unit_point(page, name, c, y, x))
+    detail = page.locator("#detail")
+    assert detail.get_attribute("data-layer") == name
+    assert [int(detail.get_attribute(f"data-{k}")) for k in ("channel", "y", "x")] == [c, y, x]
+    total = float(detail.get_attribute("data-sum")) + float(detail.get_attribute("data-bias"))
+    # the server's value, checked against a forward pass of our own on the same 32×32 input
+    mine = api(live_server, "/api/forward", {"image": forward["input"]["data"][0], "preprocess": "none"})
+    value = layer(mine, name)["data"][c][y][x]
+    assert float(detail.get_attribute("data-value")) == pytest.approx(value, abs=1e-6)
+    assert total == pytest.approx(value, rel=1e-4, abs=1e-4)
+    relu = "relu1" if name == "conv1" else "relu2"
+    assert float(detail.get_attribute("data-activation")) == pytest.approx(layer(mine, relu)["data"][c][y][x], abs=1e-6)
+    if name == "conv2":
+        screenshot("layer-view-pinned-conv2")
+
+
+def test_pinned_dense_and_softmax_add_up(page, live_server):
+    open_page(page, live_server)
+    load_sample(page, 1)
+    forward = last_forward(page)
+    page.locator('.layer[data-layer="fc2"] .layer-body').focus()
+    for _ in range(7):
+        page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    detail = page.locator("#detail")
+    assert detail.get_attribute("data-layer") == "fc2" and detail.get_attribute("data-channel") == "7"
+    total = float(detail.get_attribute("data-sum")) + float(detail.get_attribute("data-bias"))
+    assert total == pytest.approx(layer(forward, "fc2")["data"][7], rel=1e-4, abs=1e-4)
+    page.locator('.layer[data-layer="softmax"] .layer-body').focus()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    assert float(detail.get_attribute("data-value")) == layer(forward, "softmax")["data"][1]
+
+
+def test_shift_moves_the_maps_by_one_pixel(page, live_server):
+    open_page(page, live_server)
+    load_sample(page, 2)
+    before_fw = last_forward(page)
+    page.locator("#seen-title").click()      # focus outside any layer: arrows shift the input
+    n = rendered(page)
+    page.keyboard.press("ArrowRight")
+    settle(page, n)
+    after_fw = last_forward(page)
+    assert page.locator("#shift-readout").inner_text() == "shift 0, 1"
+    old, new = layer(before_fw, "conv1")["data"], layer(after_fw, "conv1")["data"]
+    for c in range(6):
+        for y in range(28):
+            assert new[c][y][1:] == old[c][y][:27], f"conv1 channel {c} row {y} did not shift by one pixel"
+    inp_old, inp_new = before_fw["input"]["data"][0], after_fw["input"]["data"][0]
+    assert all(row_new[1:] == row_old[:31] for row_old, row_new in zip(inp_old, inp_new))
+    n = rendered(page)
+    page.locator('button[data-shift="ArrowDown"]').click()
+    settle(page, n)
+    again = layer(last_forward(page), "conv1")["data"]
+    assert all(again[c][y + 1][1:] == old[c][y][:27] for c in range(6) for y in range(27))
+
+
+def test_keyboard_steps_through_units(page, live_server):
+    open_page(page, live_server)
+    draw(page, STROKES[1])
+    page.locator('.layer[data-layer="conv2"] .layer-body').focus()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("PageDown")
+    page.wait_for_function("() => { const u = window.__convscope.hover && window.__convscope.hover.unit;"
+                           " return u && u.layer === 'conv2' && u.c === 1 && u.y === 1 && u.x === 2; }")
+    assert int(page.locator("#input-rf").get_attribute("data-top")) == 2
+    assert int(page.locator("#input-rf").get_attribute("data-left")) == 4
+    page.keyboard.press("Enter")
+    detail = page.locator("#detail")
+    assert [detail.get_attribute(f"data-{k}") for k in ("layer", "channel", "y", "x")] == ["conv2", "1", "1", "2"]
+    page.keyboard.press("Escape")
+    assert detail.get_attribute("data-pinned") is None
+    # every control is reachable with Tab, and labelled
+    seen = set()
+    page.locator("body").focus()
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        seen.add(page.evaluate("() => { const e = document.activeElement;"
+                               " return e.id || e.dataset.shift || e.className || e.tagName; }"))
+    for control in ("tool-pen", "tool-eraser", "brush", "undo", "clear", "ArrowLeft", "ArrowRight",
+                    "show-steps", "upload", "color-scope", "drawpad-canvas", "layer-body", "layer-toggle"):
+        assert control in seen, f"{control} is not reachable with Tab ({sorted(seen)})"
+    unlabelled = page.evaluate("""() => [...document.querySelectorAll('button, input, select, [tabindex="0"]')]
+        .filter((e) => !(e.getAttribute('aria-label') || e.labels?.length || e.textContent.trim()))
+        .map((e) => e.outerHTML.slice(0, 80))""")
+    assert unlabelled == []
+
+
+def test_works_offline(page, live_server, blocked_requests):
+    """All assets come from the server: Plotly from its vendor route, nothing from a CDN."""
+    loaded = []
+    page.on("requestfinished", lambda r: loaded.append(r.url))
+    open_page(page, live_server)
+    load_sample(page, 0)
+    assert page.evaluate("() => typeof window.Plotly") == "object"
+    assert page.locator(".softmax-plot svg").count() > 0
+    assert any("/vendor/plotly" in url for url in loaded)
+    assert all(url.startswith(live_server) or url.startswith("data:") for url in loaded), loaded
+    assert blocked_requests == []
+
+
+def test_layers_hide_and_colour_scope(page, live_server):
+    open_page(page, live_server)
+    load_sample(page, 3)
+    page.locator('.layer[data-layer="relu1"] .layer-toggle').click()
+    assert "collapsed" in page.locator('.layer[data-layer="relu1"]').get_attribute("class")
+    assert page.evaluate("() => window.__convscope.state.get().hidden") == ["relu1"]
+    page.locator('.layer[data-layer="relu1"] .layer-toggle').click()
+    assert page.evaluate("() => window.__convscope.state.get().hidden") == []
+    legend = page.locator('.layer[data-layer="conv1"] .legend')
+    forward = last_forward(page)
+    conv1 = layer(forward, "conv1")
+    assert float(legend.get_attribute("data-hi")) == pytest.approx(max(abs(conv1["min"]), abs(conv1["max"])), rel=1e-6)
+    page.select_option("#color-scope", "global")
+    top = max(max(abs(e["min"]), abs(e["max"])) for e in forward["layers"] if e["kind"] != "softmax")
+    assert float(legend.get_attribute("data-hi")) == pytest.approx(top, rel=1e-6)
+    assert legend.get_attribute("data-scale") == "diverging"
+    assert page.locator('.layer[data-layer="relu1"] .legend').get_attribute("data-scale") == "sequential"
+
+
+def test_screenshots_of_the_main_states(page, live_server, screenshot):
+    open_page(page, live_server)
+    screenshot("layer-view-empty")
+    draw(page, STROKES[7])
+    page.check("#show-steps")
+    page.wait_for_function("() => document.querySelectorAll('.step').length >= 4")
+    screenshot("layer-view-drawn")
+    page.mouse.move(*unit_point(page, "pool1", 2, 7, 6))
+    screenshot("layer-view-hover-pool1")
+    box = page.locator('.layer[data-layer="fc1"] canvas.vector').bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.3)
+    page.wait_for_function("() => window.__convscope.hover && window.__convscope.hover.unit.layer === 'fc1'")
+    screenshot("layer-view-hover-fc1")
+
+
+def test_tablet_viewport(page, live_server, screenshot):
+    page.set_viewport_size({"width": 1024, "height": 768})
+    open_page(page, live_server)
+    draw(page, STROKES[1])
+    page.mouse.click(*unit_point(page, "conv1", 0, 12, 14))
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, "the page scrolls sideways at 1024×768 (only the layer strip may)"
+    screenshot("layer-view-1024x768")
