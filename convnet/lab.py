@@ -1,0 +1,91 @@
+"""The kernel lab's computation: one image through conv (+ activation, + pooling), with the arithmetic.
+
+Shape legend: image (C, H, W) float32; kernel (KH, KW) shared by every channel or (C, KH, KW) one per
+channel.  mode "per_channel" filters each channel on its own (image-editing view: C maps out);
+mode "sum" is one 3-D filter summed over channels (CNN view: one feature map out).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+import kernels as K
+from kernels import geometry
+
+LAB_ACTIVATIONS = ("relu", "sigmoid", "tanh")
+POOL_FUNCS = {"max": "max_pool2d", "avg": "avg_pool2d", "l2": "l2_pool2d"}
+
+
+@dataclass
+class LabResult:
+    conv: np.ndarray | None
+    activation: np.ndarray | None
+    pool: np.ndarray | None
+    formula: dict
+    possible: bool
+    explanation: str | None
+
+    @property
+    def output(self):
+        return next((a for a in (self.pool, self.activation, self.conv) if a is not None), None)
+
+
+def size_formula(n: int, k: int, stride: int, pad: tuple[int, int], dilation: int) -> dict:
+    """The output-size formula with its numbers: out = ⌊(n + P − d·(k − 1) − 1) / s⌋ + 1."""
+    out = geometry.conv_output_size(n, k, stride, pad[0] + pad[1], dilation)
+    p_text = f"2·{pad[0]}" if pad[0] == pad[1] else f"({pad[0]} + {pad[1]})"
+    text = (f"⌊({n} − {dilation}·({k} − 1) − 1 + {p_text}) / {stride}⌋ + 1 = {out}")
+    return {"n": n, "k": k, "p": list(pad), "s": stride, "d": dilation, "out": out, "text": text}
+
+
+def _explain(axis: str, f: dict, what: str) -> str:
+    span = f["d"] * (f["k"] - 1) + 1
+    return (f"The {what} spans {span} pixels along the {axis} (dilation {f['d']} × ({f['k']} − 1) + 1) "
+            f"but the padded input is only {f['n'] + sum(f['p'])} pixels, so there is no position "
+            f"where it fits: the output {axis} would be {f['out']}. Add padding, or use a smaller "
+            f"kernel or dilation.")
+
+
+def convolve(image, kernel, stride=(1, 1), padding="valid", dilation=(1, 1), mode="per_channel",
+             bias=0.0, activation=None, pool=None) -> LabResult:
+    image = np.ascontiguousarray(image, dtype=np.float32)
+    kernel = np.asarray(kernel, dtype=np.float32)
+    c, h, w = image.shape
+    kh, kw = kernel.shape[-2:]
+    per_channel = kernel if kernel.ndim == 3 else np.broadcast_to(kernel, (c, kh, kw))
+    per_channel = np.ascontiguousarray(per_channel, dtype=np.float32)
+    pad = geometry.resolve_padding(padding, (kh, kw), dilation, stride, input_size=(h, w))
+    formula = {"height": size_formula(h, kh, stride[0], pad[:2], dilation[0]),
+               "width": size_formula(w, kw, stride[1], pad[2:], dilation[1]), "pool": None}
+    for axis in ("height", "width"):
+        if formula[axis]["out"] <= 0:
+            return LabResult(None, None, None, formula, False, _explain(axis, formula[axis], "kernel"))
+    if mode == "per_channel":
+        b = np.full(c, bias, np.float32)
+        out = K.conv2d_depthwise(image, per_channel, b, stride, pad, dilation)
+    elif mode == "sum":
+        w4 = per_channel[None]                                   # (1, C, KH, KW)
+        out = K.conv2d_parallel(image, w4, np.array([bias], np.float32), stride, pad, dilation,
+                                np.ones((1, c), np.float32))
+    else:
+        raise ValueError(f"unknown mode {mode!r} (per_channel, sum)")
+    act = None
+    if activation:
+        act = K.ACTIVATIONS[activation][0](out)
+    pooled = None
+    if pool:
+        size = tuple(pool["size"])
+        pstride = tuple(pool.get("stride") or size)
+        src = act if act is not None else out
+        ph = size_formula(src.shape[1], size[0], pstride[0], (0, 0), 1)
+        pw = size_formula(src.shape[2], size[1], pstride[1], (0, 0), 1)
+        formula["pool"] = {"height": ph, "width": pw}
+        for axis, f in (("height", ph), ("width", pw)):
+            if f["out"] <= 0:
+                return LabResult(out, act, None, formula, False, _explain(axis, f, "pooling window"))
+        fn = getattr(K, POOL_FUNCS[pool["kind"]])
+        pooled = fn(np.ascontiguousarray(src), size, pstride, (0, 0, 0, 0))
+        if pool["kind"] == "max":
+            pooled = pooled[0]
+    return LabResult(out, act, pooled, formula, True, None)

@@ -1,0 +1,224 @@
+"""Layers: thin objects that hold parameters and resolved geometry and call the Numba kernels.
+
+Shape legend: one image x is (C, H, W); a batch X is (N, C, H, W); dense inputs are (D,) / (N, D).
+Every layer offers ``forward(x)`` for one image (the trace), ``forward_batch(X)`` returning the
+output and whatever ``backward_batch`` needs, and ``backward_batch(cache, dY)`` returning the input
+gradient and a dict of parameter gradients (same keys as ``params``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import kernels as K
+from kernels import geometry
+
+from .spec import ACTIVATION_KINDS, POOL_KINDS
+
+
+class Layer:
+    kind = "layer"
+
+    def __init__(self, spec: dict, in_shape: tuple):
+        self.spec = dict(spec)
+        self.name = spec["name"]
+        self.kind = spec["kind"]
+        self.in_shape = tuple(int(s) for s in in_shape)
+        self.params: dict[str, np.ndarray] = {}
+        self.out_shape = self.in_shape
+
+    def hyper(self) -> dict:
+        return {}
+
+    def forward(self, x):
+        return x, None
+
+    def forward_batch(self, x):
+        return x, None
+
+    def backward_batch(self, cache, dy):
+        return dy, {}
+
+
+class Input(Layer):
+    pass
+
+
+class Conv(Layer):
+    def __init__(self, spec, in_shape):
+        super().__init__(spec, in_shape)
+        c_in, h, w = self.in_shape
+        c_out = int(spec["out_channels"])
+        self.kernel = tuple(int(k) for k in spec.get("kernel", (5, 5)))
+        self.stride = tuple(int(s) for s in spec.get("stride", (1, 1)))
+        self.dilation = tuple(int(d) for d in spec.get("dilation", (1, 1)))
+        self.pad = geometry.resolve_padding(spec.get("padding", "valid"), self.kernel, self.dilation,
+                                            self.stride, input_size=(h, w))
+        table = spec.get("connections")
+        self.mask = (np.ones((c_out, c_in), np.float32) if table is None
+                     else np.ascontiguousarray(table, dtype=np.float32))
+        if self.mask.shape != (c_out, c_in):
+            raise ValueError(f"{self.name}: connection table must be {c_out}×{c_in}")
+        ho = geometry.conv_output_size(h, self.kernel[0], self.stride[0], self.pad[0] + self.pad[1],
+                                       self.dilation[0])
+        wo = geometry.conv_output_size(w, self.kernel[1], self.stride[1], self.pad[2] + self.pad[3],
+                                       self.dilation[1])
+        if ho <= 0 or wo <= 0:
+            raise ValueError(f"{self.name}: output would be {ho}×{wo}")
+        self.out_shape = (c_out, ho, wo)
+        self.params = {"weight": np.zeros((c_out, c_in, *self.kernel), np.float32),
+                       "bias": np.zeros(c_out, np.float32)}
+
+    def init(self, rng):
+        # He initialisation over the inputs each output map actually reads.
+        fan_in = self.mask.sum(axis=1, keepdims=True)[:, :, None, None] * self.kernel[0] * self.kernel[1]
+        w = rng.standard_normal(self.params["weight"].shape) * np.sqrt(2.0 / fan_in)
+        self.params["weight"] = (w * self.mask[:, :, None, None]).astype(np.float32)
+        self.params["bias"] = np.zeros_like(self.params["bias"])
+
+    def hyper(self):
+        return {"out_channels": self.out_shape[0], "kernel": list(self.kernel),
+                "stride": list(self.stride), "pad": list(self.pad), "dilation": list(self.dilation)}
+
+    def _args(self):
+        return self.params["weight"], self.params["bias"], self.stride, self.pad, self.dilation, self.mask
+
+    def forward(self, x):
+        w, b, s, p, d, m = self._args()
+        return K.conv2d(x, w, b, s, p, d, m), None
+
+    def forward_batch(self, x):
+        w, b, s, p, d, m = self._args()
+        return K.conv2d_batch(x, w, b, s, p, d, m), x
+
+    def backward_batch(self, x, dy):
+        w, _, s, p, d, m = self._args()
+        dx, dw, db = K.conv2d_backward_batch(x, w, dy, s, p, d, m)
+        return dx, {"weight": dw * m[:, :, None, None], "bias": db}
+
+
+class Pool(Layer):
+    def __init__(self, spec, in_shape):
+        super().__init__(spec, in_shape)
+        c, h, w = self.in_shape
+        self.size = tuple(int(k) for k in spec.get("size", (2, 2)))
+        self.stride = tuple(int(s) for s in spec.get("stride", self.size))
+        self.pad = geometry.resolve_padding(spec.get("padding", 0), self.size, (1, 1), self.stride,
+                                            input_size=(h, w))
+        ho = geometry.conv_output_size(h, self.size[0], self.stride[0], self.pad[0] + self.pad[1], 1)
+        wo = geometry.conv_output_size(w, self.size[1], self.stride[1], self.pad[2] + self.pad[3], 1)
+        self.out_shape = (c, ho, wo)
+
+    def hyper(self):
+        return {"size": list(self.size), "stride": list(self.stride), "pad": list(self.pad)}
+
+    def forward(self, x):
+        if self.kind == "maxpool":
+            return K.max_pool2d(x, self.size, self.stride, self.pad)
+        fn = K.avg_pool2d if self.kind == "avgpool" else K.l2_pool2d
+        return fn(x, self.size, self.stride, self.pad), None
+
+    def forward_batch(self, x):
+        if self.kind == "maxpool":
+            y, winners = K.max_pool2d_batch(x, self.size, self.stride, self.pad)
+            return y, winners
+        if self.kind == "avgpool":
+            return K.avg_pool2d_batch(x, self.size, self.stride, self.pad), None
+        y = K.l2_pool2d_batch(x, self.size, self.stride, self.pad)
+        return y, (x, y)
+
+    def backward_batch(self, cache, dy):
+        hw = self.in_shape[1:]
+        if self.kind == "maxpool":
+            return K.max_pool2d_backward_batch(dy, cache, hw), {}
+        if self.kind == "avgpool":
+            return K.avg_pool2d_backward_batch(dy, hw, self.size, self.stride, self.pad), {}
+        x, y = cache
+        return K.l2_pool2d_backward_batch(x, y, dy, self.size, self.stride, self.pad), {}
+
+
+class Activation(Layer):
+    def __init__(self, spec, in_shape):
+        super().__init__(spec, in_shape)
+        self.alpha = float(spec.get("alpha", 0.01))
+        fwd, bwd = K.ACTIVATIONS[self.kind][:2]
+        self._fwd, self._bwd = fwd, bwd
+
+    def hyper(self):
+        return {"alpha": self.alpha} if self.kind == "leaky_relu" else {}
+
+    def _call(self, fn, *args):
+        return fn(*args, self.alpha) if self.kind == "leaky_relu" else fn(*args)
+
+    def forward(self, x):
+        return self._call(self._fwd, x), None
+
+    def forward_batch(self, x):
+        return self._call(self._fwd, x), x
+
+    def backward_batch(self, x, dy):
+        return self._call(self._bwd, x, dy), {}
+
+
+class Flatten(Layer):
+    def __init__(self, spec, in_shape):
+        super().__init__(spec, in_shape)
+        self.out_shape = (int(np.prod(self.in_shape)),)
+
+    def forward(self, x):
+        return x.reshape(-1), None
+
+    def forward_batch(self, x):
+        return x.reshape(x.shape[0], -1), None
+
+    def backward_batch(self, cache, dy):
+        return dy.reshape((dy.shape[0], *self.in_shape)), {}
+
+
+class Dense(Layer):
+    def __init__(self, spec, in_shape):
+        super().__init__(spec, in_shape)
+        if len(self.in_shape) != 1:
+            raise ValueError(f"{self.name}: a dense layer needs a flat input (add a flatten layer)")
+        units = int(spec["units"])
+        self.out_shape = (units,)
+        self.params = {"weight": np.zeros((units, self.in_shape[0]), np.float32),
+                       "bias": np.zeros(units, np.float32)}
+
+    def init(self, rng):
+        fan_in = self.in_shape[0]
+        self.params["weight"] = (rng.standard_normal(self.params["weight"].shape)
+                                 * np.sqrt(2.0 / fan_in)).astype(np.float32)
+        self.params["bias"] = np.zeros_like(self.params["bias"])
+
+    def hyper(self):
+        return {"units": self.out_shape[0]}
+
+    def forward(self, x):
+        return K.dense(x, self.params["weight"], self.params["bias"]), None
+
+    def forward_batch(self, x):
+        return K.dense_batch(x, self.params["weight"], self.params["bias"]), x
+
+    def backward_batch(self, x, dy):
+        dx, dw, db = K.dense_backward_batch(x, self.params["weight"], dy)
+        return dx, {"weight": dw, "bias": db}
+
+
+class Softmax(Layer):
+    def forward(self, x):
+        return K.softmax(x), None
+
+    def forward_batch(self, x):
+        return K.softmax_batch(x), None
+
+
+def build(spec: dict, in_shape: tuple) -> Layer:
+    kind = spec["kind"]
+    if kind == "conv":
+        return Conv(spec, in_shape)
+    if kind in POOL_KINDS:
+        return Pool(spec, in_shape)
+    if kind in ACTIVATION_KINDS:
+        return Activation(spec, in_shape)
+    cls = {"input": Input, "flatten": Flatten, "dense": Dense, "softmax": Softmax}[kind]
+    return cls(spec, in_shape)

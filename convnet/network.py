@@ -1,0 +1,217 @@
+"""The network: an ordered list of layers, its forward trace, batch prediction, gradients and files.
+
+Shapes: one image is (1, 32, 32) float32 in [0, 1] (white ink on black, as MNIST); a batch is
+(N, 1, 32, 32).  Weight files are ``.npz`` holding ``<layer>.<param>`` arrays plus the spec and the
+model card as JSON strings, so a single file is the whole model; a readable ``.card.json`` sits beside.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+import kernels as K
+from kernels import geometry
+
+from . import layers as L
+from .spec import validate
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MODELS_DIR = REPO_ROOT / "models"
+
+
+def default_model_path() -> Path:
+    return MODELS_DIR / "lenet.npz"
+
+
+@dataclass
+class Activation:
+    """One layer's output in a trace.  ``winners`` only for max-pool: flat input index per output."""
+    name: str
+    kind: str
+    data: np.ndarray
+    winners: np.ndarray | None = None
+
+
+@dataclass
+class Trace:
+    activations: list[Activation]
+    probabilities: np.ndarray
+    logits: np.ndarray
+    label: int = field(init=False)
+
+    def __post_init__(self):
+        self.label = int(np.argmax(self.probabilities))
+
+    def __getitem__(self, name: str) -> Activation:
+        for act in self.activations:
+            if act.name == name:
+                return act
+        raise KeyError(name)
+
+
+class Network:
+    def __init__(self, spec: list[dict], name: str = "model", card: dict | None = None):
+        validate(spec)
+        self.spec = [dict(layer) for layer in spec]
+        self.name = name
+        self.card = dict(card or {})
+        self.layers: list[L.Layer] = []
+        shape = tuple(spec[0]["shape"])
+        for layer_spec in spec:
+            layer = L.build(layer_spec, shape)
+            self.layers.append(layer)
+            shape = layer.out_shape
+        self.input_shape = self.layers[0].out_shape
+        self._by_name = {layer.name: layer for layer in self.layers}
+        # The loss is computed on the logits: a final softmax is folded into the cross-entropy.
+        self._train_layers = [la for la in self.layers[1:] if la.kind != "softmax"]
+
+    # ---- construction and files -------------------------------------------------------------
+    @classmethod
+    def from_spec(cls, spec, seed: int = 0, name: str = "model") -> "Network":
+        net = cls(spec, name=name)
+        rng = np.random.default_rng(seed)
+        for layer in net.layers:
+            if hasattr(layer, "init"):
+                layer.init(rng)
+        return net
+
+    @classmethod
+    def load(cls, path) -> "Network":
+        path = Path(path)
+        with np.load(path, allow_pickle=False) as f:
+            spec = json.loads(str(f["__spec__"]))
+            card = json.loads(str(f["__card__"])) if "__card__" in f.files else {}
+            net = cls(spec, name=card.get("name", path.stem), card=card)
+            for layer in net.layers:
+                for key, value in layer.params.items():
+                    arr = f[f"{layer.name}.{key}"]
+                    if arr.shape != value.shape:
+                        raise ValueError(f"{path.name}: {layer.name}.{key} has shape {arr.shape}, "
+                                         f"the spec needs {value.shape}")
+                    layer.params[key] = np.ascontiguousarray(arr, dtype=np.float32)
+        return net
+
+    def save(self, path, card: dict | None = None) -> None:
+        """Write the weights (and the card, inside and beside) atomically: temp file, then rename."""
+        path = Path(path)
+        if card is not None:
+            self.card = dict(card)
+        arrays = {f"{la.name}.{k}": v for la in self.layers for k, v in la.params.items()}
+        arrays["__spec__"] = np.array(json.dumps(self.spec))
+        arrays["__card__"] = np.array(json.dumps(self.card))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
+        card_path = path.with_name(path.stem + ".card.json")
+        text = json.dumps(self.card, indent=2, sort_keys=False) + "\n"
+        _atomic_write(card_path, lambda f: f.write(text.encode()))
+
+    # ---- inference ----------------------------------------------------------------------------
+    def trace(self, x: np.ndarray) -> Trace:
+        """Every intermediate activation for one image x (C, H, W), in layer order (input first)."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if x.shape != self.input_shape:
+            raise ValueError(f"input must have shape {self.input_shape}, got {x.shape}")
+        acts = [Activation(self.layers[0].name, "input", x)]
+        logits = x
+        for layer in self.layers[1:]:
+            if layer.kind == "softmax":
+                logits = x
+            x, extra = layer.forward(x)
+            acts.append(Activation(layer.name, layer.kind, x, extra))
+        if self.layers[-1].kind != "softmax":
+            logits = x
+            x = K.softmax(x)
+        return Trace(acts, probabilities=x, logits=logits)
+
+    def predict(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """Class probabilities (N, classes) for a batch x (N, C, H, W)."""
+        out = []
+        for start in range(0, len(x), batch_size):
+            out.append(K.softmax_batch(self.logits_batch(x[start:start + batch_size])))
+        return np.concatenate(out) if out else np.zeros((0, self.layers[-1].out_shape[0]), np.float32)
+
+    def logits_batch(self, x: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        for layer in self._train_layers:
+            x, _ = layer.forward_batch(x)
+        return x
+
+    # ---- training -----------------------------------------------------------------------------
+    def loss_and_grads(self, x: np.ndarray, labels: np.ndarray):
+        """Mean cross-entropy, gradients {layer: {param: array}}, and the batch's logits."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        caches = []
+        for layer in self._train_layers:
+            x, cache = layer.forward_batch(x)
+            caches.append(cache)
+        loss, dy = K.cross_entropy(x, labels.astype(np.int64))
+        grads = {}
+        for layer, cache in zip(reversed(self._train_layers), reversed(caches)):
+            dy, g = layer.backward_batch(cache, np.ascontiguousarray(dy))
+            if g:
+                grads[layer.name] = g
+        return float(loss), grads, x
+
+    def parameters(self) -> dict[str, dict[str, np.ndarray]]:
+        return {la.name: la.params for la in self.layers if la.params}
+
+    # ---- description --------------------------------------------------------------------------
+    def layer(self, name: str) -> L.Layer:
+        return self._by_name[name]
+
+    def layer_weights(self, name: str) -> dict[str, np.ndarray]:
+        """{"weight", "bias"} of a layer (KeyError for an unknown name; empty dict if none)."""
+        return dict(self._by_name[name].params)
+
+    def describe(self) -> list[dict]:
+        geo = [_geometry_dict(la) for la in self.layers]
+        fields = geometry.receptive_fields(geo, self.input_shape[1:])
+        out = []
+        for layer, rf in zip(self.layers, fields):
+            entry = {"name": layer.name, "kind": layer.kind, "hyper": layer.hyper(),
+                     "input_shape": list(layer.in_shape), "output_shape": list(layer.out_shape),
+                     "params": int(sum(int(v.size) for v in layer.params.values())),
+                     "receptive_field": {k: [int(v) for v in rf[k]] for k in ("size", "jump", "offset")}}
+            if layer.kind == "conv":
+                entry["connections"] = layer.mask.astype(int).tolist()
+                entry["params"] = int(layer.mask.sum()) * layer.kernel[0] * layer.kernel[1] + layer.out_shape[0]
+            if layer.params:
+                entry["params_formula"] = geometry.param_formula(geo[self.layers.index(layer)],
+                                                                 layer.in_shape)
+            out.append(entry)
+        return out
+
+
+def _geometry_dict(layer: L.Layer) -> dict:
+    d = {"kind": layer.kind}
+    if layer.kind == "conv":
+        d.update(kernel=layer.kernel, stride=layer.stride, pad=layer.pad, dilation=layer.dilation,
+                 out_channels=layer.out_shape[0], connections=layer.mask)
+    elif isinstance(layer, L.Pool):
+        d.update(kernel=layer.size, stride=layer.stride, pad=layer.pad, dilation=(1, 1))
+    elif layer.kind == "dense":
+        d.update(units=layer.out_shape[0])
+    return d
+
+
+def _atomic_write(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a model file is meant to be shared
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,14 @@
+"""ConvScope numeric kernels: float32 NumPy in, float32 NumPy out, compiled with Numba."""
+from . import _config  # noqa: F401  (must run before numba is imported)
+from .conv import conv2d, conv2d_backward, conv2d_batch, conv2d_backward_batch
+from .conv import conv2d_parallel, conv2d_depthwise
+from .pool import max_pool2d, max_pool2d_backward, max_pool2d_batch, max_pool2d_backward_batch
+from .pool import avg_pool2d, avg_pool2d_backward, avg_pool2d_batch, avg_pool2d_backward_batch
+from .pool import l2_pool2d, l2_pool2d_backward, l2_pool2d_batch, l2_pool2d_backward_batch
+from .affine import affine_warp_batch, random_affine_mats
+from .activations import ACTIVATIONS, TAKES_ALPHA, relu, relu_backward, leaky_relu, leaky_relu_backward
+from .activations import sigmoid, sigmoid_backward, tanh, tanh_backward
+from .activations import lecun_tanh, lecun_tanh_backward, softplus, softplus_backward
+from .dense import dense, dense_batch, dense_backward_batch, softmax, softmax_batch, cross_entropy
+from .geometry import conv_output_size, resolve_padding, layer_output_shapes, receptive_fields
+from .geometry import param_count, param_formula
