@@ -32,6 +32,10 @@ class Layer:
     def forward(self, x):
         return x, None
 
+    def plan(self):
+        """(kernel, extra args, returns (y, extra)?) for the trace's tight loop: y = kernel(x, *args)."""
+        return None
+
     def forward_batch(self, x):
         return x, None
 
@@ -83,8 +87,10 @@ class Conv(Layer):
         return self.params["weight"], self.params["bias"], self.stride, self.pad, self.dilation, self.mask
 
     def forward(self, x):
-        w, b, s, p, d, m = self._args()
-        return K.conv2d(x, w, b, s, p, d, m), None
+        return K.conv2d(x, *self._args()), None
+
+    def plan(self):
+        return K.conv2d, self._args(), False
 
     def forward_batch(self, x):
         w, b, s, p, d, m = self._args()
@@ -112,10 +118,12 @@ class Pool(Layer):
         return {"size": list(self.size), "stride": list(self.stride), "pad": list(self.pad)}
 
     def forward(self, x):
-        if self.kind == "maxpool":
-            return K.max_pool2d(x, self.size, self.stride, self.pad)
-        fn = K.avg_pool2d if self.kind == "avgpool" else K.l2_pool2d
-        return fn(x, self.size, self.stride, self.pad), None
+        fn, args, pair = self.plan()
+        return fn(x, *args) if pair else (fn(x, *args), None)
+
+    def plan(self):
+        fn = {"maxpool": K.max_pool2d, "avgpool": K.avg_pool2d, "l2pool": K.l2_pool2d}[self.kind]
+        return fn, (self.size, self.stride, self.pad), self.kind == "maxpool"
 
     def forward_batch(self, x):
         if self.kind == "maxpool":
@@ -152,6 +160,9 @@ class Activation(Layer):
     def forward(self, x):
         return self._call(self._fwd, x), None
 
+    def plan(self):
+        return self._fwd, ((self.alpha,) if self.kind == "leaky_relu" else ()), False
+
     def forward_batch(self, x):
         return self._call(self._fwd, x), x
 
@@ -166,6 +177,9 @@ class Flatten(Layer):
 
     def forward(self, x):
         return x.reshape(-1), None
+
+    def plan(self):
+        return np.ravel, (), False
 
     def forward_batch(self, x):
         return x.reshape(x.shape[0], -1), None
@@ -196,6 +210,9 @@ class Dense(Layer):
     def forward(self, x):
         return K.dense(x, self.params["weight"], self.params["bias"]), None
 
+    def plan(self):
+        return K.dense, (self.params["weight"], self.params["bias"]), False
+
     def forward_batch(self, x):
         return K.dense_batch(x, self.params["weight"], self.params["bias"]), x
 
@@ -207,6 +224,9 @@ class Dense(Layer):
 class Softmax(Layer):
     def forward(self, x):
         return K.softmax(x), None
+
+    def plan(self):
+        return K.softmax, (), False
 
     def forward_batch(self, x):
         return K.softmax_batch(x), None
@@ -222,3 +242,29 @@ def build(spec: dict, in_shape: tuple) -> Layer:
         return Activation(spec, in_shape)
     cls = {"input": Input, "flatten": Flatten, "dense": Dense, "softmax": Softmax}[kind]
     return cls(spec, in_shape)
+
+
+def trace_plan(layers: list[Layer]) -> list[tuple]:
+    """Steps (names, kinds, kernel, args, number of outputs) for the single-image trace.
+
+    conv → relu → maxpool, dense → relu and dense → softmax become one fused kernel call each;
+    every other layer is its own step.  A max-pool step's last output is its winners."""
+    steps, i = [], 0
+    while i < len(layers):
+        la = layers[i]
+        kinds = tuple(x.kind for x in layers[i:i + 3])
+        if kinds == ("conv", "relu", "maxpool"):
+            pool = layers[i + 2]
+            steps.append(((la.name, layers[i + 1].name, pool.name), kinds, K.conv2d_relu_max_pool2d,
+                          (*la._args(), pool.size, pool.stride, pool.pad), 4))
+            i += 3
+        elif kinds[:2] in (("dense", "relu"), ("dense", "softmax")):
+            fn = K.dense_relu if kinds[1] == "relu" else K.dense_softmax
+            steps.append(((la.name, layers[i + 1].name), kinds[:2], fn,
+                          (la.params["weight"], la.params["bias"]), 2))
+            i += 2
+        else:
+            fn, args, pair = la.plan()
+            steps.append(((la.name,), (la.kind,), fn, args, 2 if pair else 1))
+            i += 1
+    return steps

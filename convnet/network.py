@@ -28,7 +28,7 @@ def default_model_path() -> Path:
     return MODELS_DIR / "lenet.npz"
 
 
-@dataclass
+@dataclass(slots=True)
 class Activation:
     """One layer's output in a trace.  ``winners`` only for max-pool: flat input index per output."""
     name: str
@@ -70,6 +70,7 @@ class Network:
         self._by_name = {layer.name: layer for layer in self.layers}
         # The loss is computed on the logits: a final softmax is folded into the cross-entropy.
         self._train_layers = [la for la in self.layers[1:] if la.kind != "softmax"]
+        self._trace_plan = None
 
     # ---- construction and files -------------------------------------------------------------
     @classmethod
@@ -119,15 +120,36 @@ class Network:
             raise ValueError(f"input must have shape {self.input_shape}, got {x.shape}")
         acts = [Activation(self.layers[0].name, "input", x)]
         logits = x
-        for layer in self.layers[1:]:
-            if layer.kind == "softmax":
-                logits = x
-            x, extra = layer.forward(x)
-            acts.append(Activation(layer.name, layer.kind, x, extra))
+        # A flat loop over precomputed steps; a step may be a fused chain of layers (one kernel
+        # call returning every layer's output): per-call overhead matters in a ~50 µs trace.
+        for names, kinds, fn, args, n_out in self._plan():
+            outs = fn(x, *args)
+            if n_out == 1:
+                x = outs
+                acts.append(Activation(names[0], kinds[0], x))
+            elif n_out == 2 and kinds[0] == "maxpool":
+                x = outs[0]
+                acts.append(Activation(names[0], kinds[0], x, outs[1]))
+            else:
+                for name, kind, y in zip(names, kinds, outs):
+                    if kind == "maxpool":
+                        acts.append(Activation(name, kind, y, outs[-1]))
+                        break
+                    acts.append(Activation(name, kind, y))
+                x = acts[-1].data
+            if kinds[-1] == "softmax":
+                logits = acts[-2].data
         if self.layers[-1].kind != "softmax":
             logits = x
             x = K.softmax(x)
         return Trace(acts, probabilities=x, logits=logits)
+
+    def _plan(self):
+        # Built once: parameters are updated in place by the optimisers, so the arrays captured
+        # here stay the live ones (Network.load replaces them before any trace runs).
+        if self._trace_plan is None:
+            self._trace_plan = L.trace_plan(self.layers[1:])
+        return self._trace_plan
 
     def predict(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
         """Class probabilities (N, classes) for a batch x (N, C, H, W)."""

@@ -12,3 +12,4 @@ from .activations import lecun_tanh, lecun_tanh_backward, softplus, softplus_bac
 from .dense import dense, dense_batch, dense_backward_batch, softmax, softmax_batch, cross_entropy
 from .geometry import conv_output_size, resolve_padding, layer_output_shapes, receptive_fields
 from .geometry import param_count, param_formula
+from .fused import conv2d_relu_max_pool2d, dense_relu, dense_softmax

@@ -30,3 +30,21 @@ def configure_numba_cache():
 
 
 CACHE_DIR = configure_numba_cache()
+
+
+def configure_threading_layer():
+    """Prefer Numba's 'workqueue' threading layer unless the user chose one.
+
+    Measured here on 2 busy cores, a batch-64 training step took 212 ms (median) with the OpenMP
+    layer against 76 ms with workqueue: OpenMP threads spin-wait for a descheduled partner.  It is
+    also fork-safe (gunicorn forks workers) where GNU OpenMP is not.  Its limit — no concurrent
+    parallel calls from several threads of one process — is respected by the server, which runs
+    parallel (lab) kernels under a lock and the trace serially."""
+    if not os.environ.get("NUMBA_THREADING_LAYER"):
+        os.environ["NUMBA_THREADING_LAYER"] = "workqueue"
+        if "numba" in sys.modules:
+            sys.modules["numba"].core.config.reload_config()
+    return os.environ["NUMBA_THREADING_LAYER"]
+
+
+THREADING_LAYER = configure_threading_layer()
