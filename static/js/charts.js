@@ -2,7 +2,8 @@
  * The softmax as a Plotly bar chart (Plotly.js from the server's vendor route, loaded as a classic
  * script before the modules) with the predicted digit large beside it.
  * createSoftmaxChart(container, {onHover(i|null)}) → {update(probs, label), barCentre(i) → {x, y} in
- * container pixels, highlight(i|null)}; bars redraw at most every 120 ms (the digit at once).
+ * container pixels, highlight(i|null), setZoom(factor), values() → {probs, label}}; bars redraw at
+ * most every 120 ms (the digit at once).
  */
 
 export function createSoftmaxChart(container, { onHover = () => {} } = {}) {
@@ -63,6 +64,21 @@ export function createSoftmaxChart(container, { onHover = () => {} } = {}) {
       highlighted = i;
       schedule();
     },
+    setZoom(z) {
+      layout.width = Math.round(220 * z);
+      layout.height = Math.round(330 * z);
+      layout.margin = { l: Math.round(34 * z), r: 12, t: 8, b: Math.round(36 * z) };
+      layout.xaxis.tickfont.size = Math.round(15 * z);
+      layout.xaxis.title.font.size = Math.round(14 * z);
+      layout.yaxis.tickfont.size = Math.round(18 * z);
+      plot.style.width = `${layout.width}px`;
+      plot.style.height = `${layout.height}px`;
+      // Plotly.react diffs against the layout object it was given, which these lines mutated in place
+      Plotly.relayout(plot, { width: layout.width, height: layout.height, margin: { ...layout.margin },
+        "xaxis.tickfont.size": layout.xaxis.tickfont.size, "xaxis.title.font.size": layout.xaxis.title.font.size,
+        "yaxis.tickfont.size": layout.yaxis.tickfont.size });
+    },
+    values: () => ({ probs: probs.slice(), label }),
     /** Centre of bar i relative to `container`, for drawing links to it. */
     barCentre(i) {
       const full = plot._fullLayout;

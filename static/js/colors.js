@@ -4,8 +4,10 @@
  * Stable exports (the kernel lab imports this module read-only):
  *   SCALES                    {name: {type: "sequential"|"diverging", stops: ["#rrggbb", ...]}}
  *   KIND_SCALES               {kind: scale name}
- *   scaleFor(kind, min)       scale name for a layer kind; a sequential kind whose values go
- *                             negative (e.g. a pool over a conv without ReLU) falls back to diverging
+ *   PALETTES                  {palette: {sequential: scale name, diverging: scale name, label}}
+ *   scaleFor(kind, min, palette)  scale name for a layer kind; a sequential kind whose values go
+ *                             negative (e.g. a pool over a conv without ReLU) falls back to diverging;
+ *                             the palette ("classic" | "projector" | "cvd") picks the actual maps
  *   lut(scaleName)            Uint8ClampedArray(256*3) lookup table
  *   domain(scaleName, min, max) → [lo, hi]: diverging scales are symmetric around 0
  *   paintRGBA(out, values, lo, hi, scaleName)  fill an RGBA byte array from a flat value array
@@ -19,6 +21,19 @@ export const SCALES = {
   sequential: { type: "sequential", stops: ["#ffffff", "#fee391", "#fe9929", "#cc4c02", "#4d1a02"] },
   // negative blue, zero white, positive red (ColorBrewer RdBu, reversed)
   diverging: { type: "diverging", stops: ["#053061", "#4393c3", "#f7f7f7", "#d6604d", "#67001f"] },
+  // for a washed-out projector: dark means zero, so faint light colours never carry information
+  // (inferno, sampled) and a dark-centred diverging map with bright, saturated ends
+  inferno: { type: "sequential", stops: ["#000004", "#320a5e", "#781c6d", "#bc3754", "#ed6925", "#fbb61a", "#fcffa4"] },
+  glow: { type: "diverging", stops: ["#8fd3ff", "#1f78d1", "#101010", "#e8730c", "#ffd27f"] },
+  // colour-blind safe: viridis (sampled) and a blue–orange diverging map (PuOr-like, no red/green)
+  viridis: { type: "sequential", stops: ["#440154", "#414487", "#2a788e", "#22a884", "#7ad151", "#fde725"] },
+  blue_orange: { type: "diverging", stops: ["#08306b", "#4a8fd0", "#f7f7f7", "#f59d3d", "#7f3b08"] },
+};
+
+export const PALETTES = {
+  classic: { label: "classic (white = 0)", sequential: "sequential", diverging: "diverging" },
+  projector: { label: "projector (high contrast)", sequential: "inferno", diverging: "glow" },
+  cvd: { label: "colour-blind safe", sequential: "viridis", diverging: "blue_orange" },
 };
 
 export const KIND_SCALES = {
@@ -38,11 +53,14 @@ export const KIND_SCALES = {
   lecun_tanh: "diverging",
 };
 
-export function scaleFor(kind, min = 0) {
-  const name = KIND_SCALES[kind];
+export function scaleFor(kind, min = 0, palette = "classic") {
+  let name = KIND_SCALES[kind];
   if (!name) throw new Error(`colors: no colour scale for layer kind "${kind}"`);
-  if (SCALES[name].type === "sequential" && name !== "gray" && min < 0) return "diverging";
-  return name;
+  if (SCALES[name].type === "sequential" && name !== "gray" && min < 0) name = "diverging";
+  if (name === "gray") return name;
+  const p = PALETTES[palette];
+  if (!p) throw new Error(`colors: unknown palette "${palette}"`);
+  return p[name];
 }
 
 const hex = (h) => [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16));

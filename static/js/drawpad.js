@@ -4,7 +4,7 @@
  *
  * createDrawpad(container, {size, onStroke(event), brush, tool}) →
  *   {update({tool, brush}), clear(), undo(), snapshot(n) → rows [n][n] grayscale in [0,1],
- *    toDataURL(), isBlank(), element}
+ *    toDataURL(), isBlank(), load(rows), element}
  * onStroke(kind, timeStamp) fires on every repaint of the ink ("move", "end", "clear", "undo").
  */
 
@@ -98,6 +98,27 @@ export function createDrawpad(container, { size = 280, onStroke = () => {}, brus
       onStroke("undo", performance.now());
     },
     isBlank: () => blank,
+    /** Show grayscale rows (e.g. a 32×32 input from a link) scaled to the pad; undoable, no onStroke. */
+    load(rows) {
+      undoStack.push({ image: ctx.getImageData(0, 0, size, size), blank });
+      const h = rows.length, w = rows[0].length;
+      const src = document.createElement("canvas");
+      src.width = w;
+      src.height = h;
+      const sc = src.getContext("2d");
+      const img = sc.createImageData(w, h);
+      let any = false;
+      rows.forEach((row, y) => row.forEach((v, x) => {
+        const g = Math.round(Math.min(1, Math.max(0, v)) * 255);
+        img.data.set([g, g, g, 255], (y * w + x) * 4);
+        if (g) any = true;
+      }));
+      sc.putImageData(img, 0, 0);
+      fillBlack();
+      ctx.imageSmoothingEnabled = true;
+      ctx.drawImage(src, 0, 0, size, size);
+      blank = !any;
+    },
     /** Area-averaged n×n grayscale rows in [0,1] (3 decimals): a small body, no PNG encode. */
     snapshot(n = 56) {
       small.width = n;

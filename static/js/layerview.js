@@ -4,7 +4,8 @@
  * click to pin, and keyboard stepping (arrows; PageUp/PageDown change channel; Enter pins; Esc unpins).
  *
  * createLayerView(container, {model, onHover(unit|null, anchor), onPin(unit|null), onToggle(name)}) →
- *   {update({tensors, scope, globalRange}), setHidden(names), highlight(scene), unitRect(unit)}
+ *   {update({tensors, scope, globalRange, palette}), setHidden(names), setZoom(factor), highlight(scene),
+ *    unitRect(unit), sections() → [{name, section, canvases}] in layer order}
  * scene (in units): {target, sources: [{unit, strength?}], windows: [{layer, c, top, left, h, w}],
  *   winner: unit|null, rf: {top, left, height, width}|null}
  */
@@ -43,13 +44,11 @@ function buildLayer(desc, prevDesc, li) {
   const entry = { desc, li, lay, section, body, toggle, canvases: [], legend: null, chart: null, cursor: { c: 0, y: 0, x: 0 } };
   if (lay.type === "maps") {
     const grid = el("div", "tiles");
-    grid.style.gridTemplateColumns = `repeat(${lay.tileCols}, auto)`;
+    entry.grid = grid;
     for (let c = 0; c < lay.C; c++) {
       const cv = el("canvas", "tile");
       cv.width = lay.W;
       cv.height = lay.H;
-      cv.style.width = `${lay.W * lay.scale}px`;
-      cv.style.height = `${lay.H * lay.scale}px`;
       cv.dataset.layer = desc.name;
       cv.dataset.channel = c;
       grid.append(cv);
@@ -61,22 +60,44 @@ function buildLayer(desc, prevDesc, li) {
     const cv = el("canvas", "vector");
     cv.width = lay.cols;
     cv.height = lay.rows;
-    cv.style.width = `${lay.cols * lay.cellW}px`;
-    cv.style.height = `${lay.rows * lay.cellH}px`;
     cv.dataset.layer = desc.name;
     wrap.append(cv);
     if (lay.labels) {
       const labels = el("div", "node-labels");
       for (let i = 0; i < lay.n; i++) labels.append(el("span", "", String(i)));
-      labels.style.gridTemplateRows = `repeat(${lay.n}, ${lay.cellH}px)`;
       wrap.append(labels);
+      entry.labels = labels;
     }
     body.append(wrap);
     entry.canvases.push(cv);
   }
   section.append(header, body);
   if (lay.type !== "softmax") entry.legend = createLegend(section);
+  sizeEntry(entry, 1);
   return entry;
+}
+
+/** CSS sizes of a layer's canvases at `zoom` (1 = the normal view; presentation mode enlarges). */
+function sizeEntry(entry, zoom) {
+  const { lay } = entry;
+  if (lay.type === "maps") {
+    // presentation mode lays many-channel layers out wider so the enlarged tiles keep to the screen
+    const cols = zoom > 1 && lay.C > 6 ? 4 : zoom > 1 && lay.C > 1 ? 3 : lay.tileCols;
+    entry.grid.style.gridTemplateColumns = `repeat(${cols}, auto)`;
+    const s = Math.round(lay.scale * zoom);
+    for (const cv of entry.canvases) {
+      cv.style.width = `${lay.W * s}px`;
+      cv.style.height = `${lay.H * s}px`;
+    }
+  } else if (lay.type === "vector") {
+    // node columns grow wider, not taller: the long dense columns must stay on a projector screen
+    const cw = Math.round(lay.cellW * zoom), ch = lay.labels ? Math.round(lay.cellH * zoom) : lay.cellH;
+    entry.canvases[0].style.width = `${lay.cols * cw}px`;
+    entry.canvases[0].style.height = `${lay.rows * ch}px`;
+    if (entry.labels) entry.labels.style.gridTemplateRows = `repeat(${lay.n}, ${ch}px)`;
+  } else if (entry.chart) {
+    entry.chart.setZoom(zoom > 1 ? 1.1 : 1);
+  }
 }
 
 export function createLayerView(container, { model, onHover = () => {}, onPin = () => {}, onToggle = () => {} }) {
@@ -201,14 +222,19 @@ export function createLayerView(container, { model, onHover = () => {}, onPin = 
   }
 
   return {
-    update({ tensors, scope, globalRange }) {
+    update({ tensors, scope, globalRange, palette = "classic" }) {
       for (const e of entries) {
         const t = tensors[e.li];
-        if (e.lay.type === "maps") e.canvases.forEach((cv, c) => paintMap(cv, t, c, scope, globalRange));
-        else if (e.lay.type === "vector") paintVector(e.canvases[0], t, e.lay, scope, globalRange);
-        if (e.legend) e.legend.update({ ...colourDomain(t, scope === "map" && t.H * t.W === 1 ? "layer" : scope, globalRange), min: t.min, max: t.max, scope: t.H * t.W > 1 ? scope : "layer" });
+        if (e.lay.type === "maps") e.canvases.forEach((cv, c) => paintMap(cv, t, c, scope, globalRange, palette));
+        else if (e.lay.type === "vector") paintVector(e.canvases[0], t, e.lay, scope, globalRange, palette);
+        if (e.legend) e.legend.update({ ...colourDomain(t, scope === "map" && t.H * t.W === 1 ? "layer" : scope, globalRange, 0, palette), min: t.min, max: t.max, scope: t.H * t.W > 1 ? scope : "layer" });
       }
     },
+    setZoom(zoom) {
+      for (const e of entries) sizeEntry(e, zoom);
+      links.clear();
+    },
+    sections: () => entries.map((e) => ({ name: e.desc.name, kind: e.desc.kind, type: e.lay.type, section: e.section, canvases: e.canvases, chart: e.chart })),
     setPrediction(probs, label) {
       const e = entries.find((x) => x.chart);
       if (e) e.chart.update(probs, label);

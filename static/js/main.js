@@ -14,6 +14,8 @@ import { parseForward, shiftedRows } from "./tensor.js";
 import { parseWeights, explain } from "./arithmetic.js";
 import { inspect, layerIndex } from "./inspect.js";
 import { bindControls } from "./controls.js";
+import { createClassroom } from "./classroom.js";
+import { decodeQ4, encodeQ4 } from "./codec.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -40,6 +42,7 @@ async function boot() {
   const inputView = createInputView($("seen"));
   let base = null;              // the last unshifted network input: shifts apply to it
   let lastMaker = null;
+  let pendingShift = null;      // a shift from a link, applied once its input is drawn
 
   const channel = api.createLatestOnly((job) => api.forward(job.body).then((r) => ({ r, job })), {
     onSend: (meta) => { meta.sentMark = performance.now(); },
@@ -51,7 +54,7 @@ async function boot() {
   const drawpad = createDrawpad($("drawpad"), {
     onStroke: (kind, t) => {
       const s = state.get();
-      if (s.input.source !== "drawing") state.set({ input: { source: "drawing", sampleId: null, shift: [0, 0] } });
+      if (s.input.source !== "drawing") state.set({ input: { source: "drawing", sampleId: null, shift: [0, 0], code: null } });
       submit(() => ({ body: drawingBody(), shifted: false }), t);
     },
   });
@@ -60,13 +63,12 @@ async function boot() {
     return ENCODING === "png" ? { image: drawpad.toDataURL(), steps } : { image: drawpad.snapshot(SNAPSHOT), steps };
   }
 
-  const gallery = createGallery($("gallery"), {
-    onPick: async (id) => {
-      const s = samples.samples.find((x) => x.id === id) || await api.getSample(id);
-      state.set({ input: { source: "sample", sampleId: id, shift: [0, 0] } });
-      submit(() => ({ body: { image: s.image.data, preprocess: "none", steps: state.get().showSteps }, shifted: false }));
-    },
-  });
+  async function pickSample(id) {
+    const s = samples.samples.find((x) => x.id === id) || await api.getSample(id);
+    state.set({ input: { source: "sample", sampleId: id, shift: [0, 0], code: null } });
+    submit(() => ({ body: { image: s.image.data, preprocess: "none", steps: state.get().showSteps }, shifted: false }));
+  }
+  const gallery = createGallery($("gallery"), { onPick: (id) => pickSample(id).catch((e) => status(e.message, true)) });
   gallery.update(samples);
 
   const view = createLayerView($("layers"), {
@@ -88,7 +90,7 @@ async function boot() {
   }
 
   bindControls({ state, drawpad, shift, upload: (dataUrl) => {
-    state.set({ input: { source: "upload", sampleId: null, shift: [0, 0] } });
+    state.set({ input: { source: "upload", sampleId: null, shift: [0, 0], code: null } });
     submit(() => ({ body: { image: dataUrl, steps: state.get().showSteps }, shifted: false }));
   } });
 
@@ -123,7 +125,7 @@ async function boot() {
       if (x.min < min) min = x.min;
       if (x.max > max) max = x.max;
     }
-    view.update({ tensors: t, scope: state.get().colorScope, globalRange: { min, max } });
+    view.update({ tensors: t, scope: state.get().colorScope, globalRange: { min, max }, palette: classroom.palette() });
   }
 
   function render(r, job, meta) {
@@ -132,7 +134,13 @@ async function boot() {
     hook.lastForward = r;
     hook.tensors = parsed.list;
     hook.rendered = (hook.rendered || 0) + 1;
-    if (!job.shifted) base = parsed.input;
+    if (!job.shifted) {
+      base = parsed.input;
+      const s = state.get();
+      if ((s.input.source === "drawing" || s.input.source === "upload") && !r.empty) {
+        state.set({ input: { ...s.input, code: encodeQ4(parsed.input.data) } });
+      }
+    }
     const t1 = performance.now();
     inputView.update({ input: parsed.input, steps: r.steps, message: r.message });
     paint();
@@ -141,6 +149,12 @@ async function boot() {
     const t3 = performance.now();
     drawDetail();
     drawHover();
+    classroom.rendered();
+    if (pendingShift && !job.shifted) {
+      const [dy, dx] = pendingShift;
+      pendingShift = null;
+      shift(dy, dx);
+    }
     meta.split = { tensors: t1 - t0, maps: t2 - t1, chart: t3 - t2, detail: performance.now() - t3 };
     status(r.empty ? "" : `server ${r.timing_ms ? r.timing_ms.total.toFixed(1) : "?"} ms`);
     const paintedAt = performance.now();
@@ -156,15 +170,37 @@ async function boot() {
 
   state.subscribe((s, changed) => {
     if (changed.includes("hidden")) { view.setHidden(s.hidden); drawHover(); }
-    if (changed.includes("colorScope") && hook.tensors) paint();
+    if ((changed.includes("colorScope") || changed.includes("palette") || changed.includes("present")) && hook.tensors) paint();
     if (changed.includes("pinned")) { drawDetail(); drawHover(); }
     if (changed.includes("showSteps") && lastMaker) submit(lastMaker);
     if (changed.includes("tool") || changed.includes("brush")) drawpad.update({ tool: s.tool, brush: s.brush });
     if (changed.includes("input")) gallery.select(s.input.source === "sample" ? s.input.sampleId : null);
   });
 
+  // the teacher's features; a link may name the input, else the blank pad is sent once
+  const classroom = createClassroom({
+    state, hook, model, view,
+    loadInput: ({ digit, code, shift: sh }) => {
+      if (sh && (sh[0] || sh[1])) pendingShift = sh;
+      if (digit !== undefined) { pickSample(digit).catch((e) => status(`The link's digit: ${e.message}`, true)); return; }
+      try {
+        const rows = decodeQ4(code);
+        drawpad.load(rows);
+        state.set({ input: { source: "drawing", sampleId: null, shift: [0, 0], code } });
+        submit(() => ({ body: { image: rows, preprocess: "none", steps: state.get().showSteps }, shifted: false }));
+      } catch (e) {
+        status(`The link's drawing: ${e.message}`, true);
+      }
+    },
+    loadSample: () => {
+      if (!samples.samples.length) return false;
+      pickSample(samples.samples[0].id);
+      return true;
+    },
+  });
+  hook.classroom = classroom;
   detail.update(null);
-  submit(() => ({ body: { image: drawpad.snapshot(SNAPSHOT) }, shifted: false }));
+  if (!classroom.start()) submit(() => ({ body: { image: drawpad.snapshot(SNAPSHOT) }, shifted: false }));
   hook.ready = true;
   hook.drawpad = drawpad;
   hook.shift = shift;

@@ -30,8 +30,8 @@ export const vectorCell = (lay, i) => ({ col: Math.floor(i / lay.rows), row: i %
 export const vectorIndex = (lay, col, row) => col * lay.rows + row;
 
 /** The colour domain for channel c of tensor t under a range scope ("map" | "layer" | "global"). */
-export function colourDomain(t, scope, globalRange, c = 0) {
-  const scale = scaleFor(t.kind, t.min);
+export function colourDomain(t, scope, globalRange, c = 0, palette = "classic") {
+  const scale = scaleFor(t.kind, t.min, palette);
   if (t.kind === "input") return { scale, lo: 0, hi: Math.max(1, t.max) };
   let min = t.min, max = t.max;
   if (scope === "map" && t.H * t.W > 1) { min = t.chMin[c]; max = t.chMax[c]; }
@@ -50,17 +50,17 @@ function imageFor(ctx, w, h) {
   return img;
 }
 
-export function paintMap(canvas, t, c, scope, globalRange) {
+export function paintMap(canvas, t, c, scope, globalRange, palette) {
   const ctx = canvas.getContext("2d");
-  const { scale, lo, hi } = colourDomain(t, scope, globalRange, c);
+  const { scale, lo, hi } = colourDomain(t, scope, globalRange, c, palette);
   const img = imageFor(ctx, t.W, t.H);
   paintRGBA(img.data, t.data, lo, hi, scale, c * t.H * t.W, t.H * t.W);
   ctx.putImageData(img, 0, 0);
 }
 
-export function paintVector(canvas, t, lay, scope, globalRange) {
+export function paintVector(canvas, t, lay, scope, globalRange, palette) {
   const ctx = canvas.getContext("2d");
-  const { scale, lo, hi } = colourDomain(t, scope, globalRange);
+  const { scale, lo, hi } = colourDomain(t, scope, globalRange, 0, palette);
   const img = imageFor(ctx, lay.cols, lay.rows);
   const rgba = paintRGBA(new Uint8ClampedArray(t.data.length * 4), t.data, lo, hi, scale);
   img.data.fill(255);

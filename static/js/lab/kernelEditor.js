@@ -60,7 +60,7 @@ export function createKernelEditor(container, { onKernel }) {
 
   let extra = [];
   /** {kernel, presetId, extraPresets} */
-  function update({ kernel: next, presetId, extraPresets = [] }) {
+  function update({ kernel: next, presetId, extraPresets = [], note = '' }) {
     if (extraPresets !== extra || preset.options.length === 0) {
       extra = extraPresets;
       preset.replaceChildren(
@@ -71,7 +71,8 @@ export function createKernelEditor(container, { onKernel }) {
     kernel = next;
     preset.value = presetId;
     const p = [...K.PRESETS, ...extra].find((q) => q.id === presetId);
-    explain.textContent = p ? p.explanation : 'Your own weights: type numbers or fractions like 1/16.';
+    explain.textContent = p ? p.explanation
+      : note ? `From the layer view: ${note} (trained weights, bias left out).` : 'Your own weights: type numbers or fractions like 1/16.';
     const k = next.values.length;
     size.value = String(k);
     if (inputs.length !== k * k) buildGrid(k);

@@ -16,6 +16,9 @@ import { createArithmeticPanel } from './arithmeticPanel.js';
 import { createNumbersView } from './numbersView.js';
 import { createAnimator } from './animator.js';
 import { createAnimationControls } from './animationControls.js';
+import { LAB_CONTROLS, markControls } from './controlsList.js';
+import { createShareBox } from '../share.js';
+import { applyHide, onKey } from '../teacher.js';
 
 const $ = (id) => { const n = document.getElementById(id); if (!n) throw new Error(`#${id} missing from the page`); return n; };
 const statusLine = $('status');
@@ -40,7 +43,7 @@ const picker = createSourcePicker($('source-panel'), {
   },
 });
 const editor = createKernelEditor($('kernel-panel'), {
-  onKernel: (kernel, presetId, { typing = false } = {}) => set({ kernel, presetId }, typing ? 150 : 0),
+  onKernel: (kernel, presetId, { typing = false } = {}) => set({ kernel, presetId, kernelName: '' }, typing ? 150 : 0),
 });
 const knobs = createKnobs($('knobs'), { modeContainer: $('source-panel'), onChange: (key, value) => set({ [key]: clean(key, value) }) });
 const inputView = createInputView($('input-view'));
@@ -61,9 +64,30 @@ const controls = createAnimationControls($('animation'), {
   },
 });
 
+createShareBox($('share'), { getUrl: () => `${location.origin}${location.pathname}#${toHash(state)}` });
+$('present-toggle').addEventListener('click', () => set({ present: state.present ? 0 : 1 }));
+onKey('p', () => set({ present: state.present ? 0 : 1 }));
+markControls();
+
+/** The colour maps in use: "auto" means the projector palette while presenting. */
+const palette = () => (state.palette !== 'auto' ? state.palette : state.present ? 'projector' : 'classic');
+
+let teacherKey = '';
+function applyTeacher() {
+  const key = `${state.hide}|${state.present}`;
+  if (key === teacherKey) return;
+  teacherKey = key;
+  const names = state.hide.split(',').map((s) => s.trim()).filter((n) => n in LAB_CONTROLS);
+  applyHide(names);
+  document.documentElement.classList.toggle('present', Boolean(state.present));
+  $('present-toggle').setAttribute('aria-pressed', String(Boolean(state.present)));
+}
+
 function renderControls() {
   picker.update({ source: state.source, samples, hasDrawing: readDrawing() !== null, uploadName, notice: response && response.notice ? `Note: ${response.notice}.` : '', error: sourceError });
-  editor.update({ kernel: state.kernel, presetId: state.presetId, extraPresets });
+  editor.update({ kernel: state.kernel, presetId: state.presetId, extraPresets, note: state.kernelName });
+  markControls();
+  applyTeacher();
   knobs.update(state, { colour: !response || response.input.shape[0] === 3 });
 }
 
@@ -109,10 +133,10 @@ function render(body) {
   formulaView.update(body);
   const stage = stageOf(body);
   const act = body.activation ? ` (conv → ${state.activation})` : '';
-  mapView.update(stage, { subtitle: stage ? `${stage.shape[1]}×${stage.shape[2]}${act}` : '', message: body.explanation || 'No output.' });
+  mapView.update(stage, { subtitle: stage ? `${stage.shape[1]}×${stage.shape[2]}${act}` : '', message: body.explanation || 'No output.', palette: palette() });
   $('pool-panel').hidden = !state.poolKind;
   if (state.poolKind) {
-    poolView.update(body.pool, { subtitle: body.pool ? `${state.poolKind} ${body.pool.shape[1]}×${body.pool.shape[2]}` : '', message: body.explanation || 'No output.' });
+    poolView.update(body.pool, { subtitle: body.pool ? `${state.poolKind} ${body.pool.shape[1]}×${body.pool.shape[2]}` : '', message: body.explanation || 'No output.', palette: palette() });
   }
   const stages = [['conv', body.conv], [state.activation, body.activation], [`${state.poolKind} pool`, body.pool]]
     .filter(([, s]) => s).map(([name, s]) => ({ name, values: s.data.flat(2) }));

@@ -25,6 +25,7 @@ export function createMapView(container, { title, size = 480, onHover = () => {}
   container.append(el('div', { class: 'view-head' }, caption, channelSelect), stack, empty, legend, legendText);
   let state = null;   // {data, C, H, W, cell, pixels, scale, channel}
   let marked = null;
+  let palette = 'classic';
 
   channelSelect.addEventListener('change', () => {
     const v = channelSelect.value;
@@ -55,7 +56,8 @@ export function createMapView(container, { title, size = 480, onHover = () => {}
   }
 
   /** map: {shape, data, min, max} (C, H, W) or null with `message` (nothing to show). */
-  function update(map, { message = '', subtitle = '' } = {}) {
+  function update(map, { message = '', subtitle = '', palette: p = 'classic' } = {}) {
+    palette = p;
     caption.textContent = subtitle ? `${title} ${subtitle}` : title;
     if (!map) {
       state = null; base.hidden = true; overlay.hidden = true; legend.hidden = true;
@@ -84,7 +86,7 @@ export function createMapView(container, { title, size = 480, onHover = () => {}
     if (channel !== 'rgb') {
       plane = [data[channel]];
       const [min, max] = planeRange(data[channel]);
-      scale = makeScale(min, max);
+      scale = makeScale(min, max, palette);
     }
     state.pixels = mapPixels(plane, scale); state.scale = scale;
     ctx.fillStyle = '#f1f3f8'; ctx.fillRect(0, 0, width, height);
@@ -116,7 +118,7 @@ export function createMapView(container, { title, size = 480, onHover = () => {}
     tick(scale.lo, 'left'); tick(scale.hi, 'right');
     if (scale.kind === 'diverging') tick(0, 'center');
     const which = state.C === 3 ? `${CHANNEL_NAMES[channel]} channel: ` : '';
-    legendText.textContent = `${which}${scale.kind === 'diverging' ? 'blue < 0 < red, white = 0' : 'white = 0, darker = larger'}; `
+    legendText.textContent = `${which}${scale.words}; `
       + `min ${fmt(scale.min)}, max ${fmt(scale.max)}`;
   }
 

@@ -20,13 +20,17 @@ export function createSourcePicker(container, { onSelect, onUpload }) {
   let key = '';
   /** {source, samples: [{id, label}], hasDrawing, uploadName, notice, error} */
   function update({ source, samples = [], hasDrawing = false, uploadName = null, notice: n = '', error: err = '' }) {
-    const nextKey = `${samples.length}|${hasDrawing}|${uploadName}`;
+    const linked = source.startsWith('draw:') ? source : null;
+    const listed = source.startsWith('sample:') && !samples.some((s) => `sample:${s.id}` === source) ? source : null;
+    const nextKey = `${samples.length}|${hasDrawing}|${uploadName}|${linked}|${listed}`;
     if (nextKey !== key) {
       key = nextKey;
       select.replaceChildren(
         el('optgroup', { label: 'Built-in (CC0)' }, BUILTINS.map(([v, t]) => el('option', { value: v }, t))),
         hasDrawing ? el('optgroup', { label: 'From the layer view' }, el('option', { value: 'drawing' }, 'Your last drawing (32×32)')) : null,
         uploadName ? el('optgroup', { label: 'Uploaded' }, el('option', { value: 'upload' }, uploadName)) : null,
+        linked || listed ? el('optgroup', { label: 'From the link' }, el('option', { value: linked || listed },
+          linked ? 'The layer view’s drawing (32×32)' : `MNIST digit (${listed.slice(7)})`)) : null,
         samples.length ? el('optgroup', { label: 'MNIST test digits' },
           samples.map((s) => el('option', { value: `sample:${s.id}` }, `digit ${s.label} (sample ${s.id})`))) : null);
     }

@@ -2,6 +2,7 @@
 // the API client; reads the layer view's last drawing from sessionStorage. No DOM.
 import { getSample, imageDataUrl } from './api.js';
 import { shapeOf } from './geometry.js';
+import { decodeQ4 } from '../codec.js';
 
 export const DRAWING_KEY = 'convscope.drawing';
 
@@ -41,6 +42,7 @@ export async function loadSource(source, { cache, upload }) {
   else if (source === 'upload') image = upload;
   else if (source.startsWith('builtin:')) image = await imageDataUrl(`/static/img/lab/${source.slice(8)}.png`);
   else if (source.startsWith('sample:')) image = (await getSample(source.slice(7))).image.data;
+  else if (source.startsWith('draw:')) image = decodeQ4(source.slice(5));   // a drawing carried by a link
   if (!image) throw new Error(`no image for input "${source}"`);
   if (source !== 'upload' && source !== 'drawing') cache.set(source, image);
   return image;

@@ -5,6 +5,7 @@ import { fromNumbers, presetKernel, parseValue } from './kernels.js';
 export const DEFAULTS = Object.freeze({
   source: 'builtin:scene', presetId: 'sobel_x', mode: 'per_channel', stride: 1, paddingMode: 'valid',
   padding: 1, dilation: 1, activation: '', poolKind: '', poolSize: 2, poolStride: 2,
+  kernelName: '', hide: '', present: 0, palette: 'auto',
 });
 
 // [state key, hash key, parse]
@@ -13,10 +14,14 @@ const FIELDS = [
   ['stride', 's', Number], ['paddingMode', 'pad', String], ['padding', 'p', Number],
   ['dilation', 'd', Number], ['activation', 'act', String], ['poolKind', 'pool', String],
   ['poolSize', 'ps', Number], ['poolStride', 'pst', Number],
+  // teacher settings: where a kernel came from (kn=conv2 filter 3, input map 1), the hide list,
+  // presentation mode and the colour maps (shared with the layer view, static/js/colors.js)
+  ['kernelName', 'kn', String], ['hide', 'hide', String], ['present', 'present', Number], ['palette', 'cmap', String],
 ];
 const CHOICES = { mode: ['per_channel', 'sum'], paddingMode: ['valid', 'same', 'explicit'],
-  activation: ['', 'relu', 'sigmoid', 'tanh'], poolKind: ['', 'max', 'avg', 'l2'] };
-const RANGES = { stride: [1, 16], padding: [0, 16], dilation: [1, 8], poolSize: [1, 16], poolStride: [1, 16] };
+  activation: ['', 'relu', 'sigmoid', 'tanh'], poolKind: ['', 'max', 'avg', 'l2'],
+  palette: ['auto', 'classic', 'projector', 'cvd'] };
+const RANGES = { stride: [1, 16], padding: [0, 16], dilation: [1, 8], poolSize: [1, 16], poolStride: [1, 16], present: [0, 1] };
 
 export function initialState(extraPresets = []) {
   const state = { ...DEFAULTS };

@@ -1,0 +1,100 @@
+/**
+ * The filter viewer: every conv layer's kernels as small images on one diverging colour scale per
+ * layer (symmetric around 0), one row per output filter and one column per input channel.  Each
+ * kernel is a link that opens it in the kernel lab.  Each layer's grid is one Tab stop; the arrow
+ * keys move between its kernels (a roving tabindex, as in the gallery) and Enter opens one.
+ * createFilterViewer(container, {labHref(layer, o, i, rows) → url}) →
+ *   {update({model, weights: Map(name → parseWeights()), palette}), refreshLinks()}
+ */
+import { domain, paintRGBA, scaleFor } from "./colors.js";
+import { createLegend } from "./legend.js";
+
+const el = (tag, cls, text) => {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+};
+
+/** Kernel (o, i) of a conv weight (C_out, C_in, kh, kw) as rows [kh][kw]. */
+export function kernelRows(w, o, i) {
+  const [, Cin, kh, kw] = w.shape;
+  const rows = [];
+  for (let y = 0; y < kh; y++) {
+    rows.push(Array.from(w.weight.subarray(((o * Cin + i) * kh + y) * kw, ((o * Cin + i) * kh + y + 1) * kw)));
+  }
+  return rows;
+}
+
+export function createFilterViewer(container, { labHref }) {
+  const root = el("div", "filters");
+  container.append(root);
+  let links = [];
+
+  function layerBlock(d, w, palette) {
+    const [Cout, Cin, kh, kw] = w.shape;
+    let min = Infinity, max = -Infinity;
+    for (const v of w.weight) { if (v < min) min = v; if (v > max) max = v; }
+    const scale = scaleFor("conv", -1, palette);
+    const [lo, hi] = domain(scale, min, max);
+    const block = el("section", "filter-layer");
+    block.dataset.layer = d.name;
+    block.append(el("h3", "", `${d.name}: ${Cout} filters × ${Cin} input ${Cin === 1 ? "channel" : "channels"}, ${kh}×${kw} each`));
+    const grid = el("div", "filter-grid");
+    grid.style.gridTemplateColumns = `auto repeat(${Cin}, auto)`;
+    grid.append(el("span", "filter-corner", Cin > 1 ? "filter \\ input map" : ""));
+    for (let i = 0; i < Cin; i++) grid.append(el("span", "filter-col", Cin > 1 ? `in ${i}` : "kernel"));
+    for (let o = 0; o < Cout; o++) {
+      grid.append(el("span", "filter-row", `#${o}`));
+      for (let i = 0; i < Cin; i++) {
+        const a = el("a", "filter");
+        a.dataset.layer = d.name;
+        a.dataset.filter = String(o);
+        a.dataset.channel = String(i);
+        a.setAttribute("aria-label", `${d.name} filter ${o}${Cin > 1 ? `, input map ${i}` : ""}: open in the kernel lab`);
+        a.title = `${d.name} filter ${o}${Cin > 1 ? `, input map ${i}` : ""} — open in the kernel lab`;
+        const cv = el("canvas", "filter-canvas");
+        cv.width = kw;
+        cv.height = kh;
+        const ctx = cv.getContext("2d");
+        const img = ctx.createImageData(kw, kh);
+        paintRGBA(img.data, w.weight, lo, hi, scale, (o * Cin + i) * kh * kw, kh * kw);
+        ctx.putImageData(img, 0, 0);
+        a.append(cv);
+        a.tabIndex = o === 0 && i === 0 ? 0 : -1;
+        grid.append(a);
+        links.push({ a, layer: d.name, o, i, rows: kernelRows(w, o, i) });
+      }
+    }
+    grid.addEventListener("keydown", (ev) => {
+      const a = ev.target.closest("a.filter");
+      if (!a) return;
+      const o = Number(a.dataset.filter), i = Number(a.dataset.channel);
+      const [dy, dx] = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] }[ev.key] || [];
+      if (dy === undefined) return;
+      ev.preventDefault();
+      const to = grid.querySelector(`a.filter[data-filter="${Math.min(Cout - 1, Math.max(0, o + dy))}"][data-channel="${Math.min(Cin - 1, Math.max(0, i + dx))}"]`);
+      for (const x of grid.querySelectorAll("a.filter")) x.tabIndex = x === to ? 0 : -1;
+      to.focus();
+    });
+    const legendHost = el("div", "filter-legend");
+    block.append(grid, legendHost);
+    createLegend(legendHost).update({ scale, lo, hi, min, max, scope: "layer" });
+    return block;
+  }
+
+  function refreshLinks() {
+    for (const l of links) l.a.href = labHref(l.layer, l.o, l.i, l.rows);
+  }
+
+  return {
+    update({ model, weights, palette = "classic" }) {
+      links = [];
+      const blocks = model.layers.filter((d) => d.kind === "conv" && weights.has(d.name))
+        .map((d) => layerBlock(d, weights.get(d.name), palette));
+      root.replaceChildren(...blocks);
+      refreshLinks();
+    },
+    refreshLinks,
+  };
+}

@@ -1,0 +1,63 @@
+/**
+ * "Copy link": copies the page's shareable URL.  navigator.clipboard needs a secure context and
+ * permission (a LAN address over plain http is neither), so the link is always shown in a text
+ * field as well, selected, ready for Ctrl+C.  Used by both pages.
+ * createShareBox(container, {getUrl() → string, label}) → {element, copy()}
+ */
+
+export function createShareBox(container, { getUrl, label = "Copy link" }) {
+  const root = document.createElement("div");
+  root.className = "share";
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "share-copy btn";
+  button.id = "copy-link";
+  button.textContent = label;
+  button.setAttribute("aria-controls", "share-url");
+  const field = document.createElement("input");
+  field.type = "text";
+  field.readOnly = true;
+  field.id = "share-url";
+  field.className = "share-url";
+  field.hidden = true;
+  field.setAttribute("aria-label", "Link to this view");
+  const note = document.createElement("span");
+  note.className = "share-note";
+  note.setAttribute("role", "status");
+  root.append(button, field, note);
+  container.append(root);
+
+  async function tryClipboard(text) {
+    if (!window.isSecureContext || !navigator.clipboard || !navigator.clipboard.writeText) return false;
+    try {
+      // a permission prompt that never resolves must not leave the button hanging
+      await Promise.race([navigator.clipboard.writeText(text), new Promise((_, no) => setTimeout(() => no(new Error("timeout")), 800))]);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async function copy() {
+    const url = getUrl();
+    field.value = url;
+    field.hidden = false;
+    field.size = Math.min(60, Math.max(20, url.length));
+    root.dataset.url = url;
+    if (await tryClipboard(url)) {
+      note.textContent = "Link copied.";
+      root.dataset.copied = "clipboard";
+    } else {
+      field.focus();
+      field.select();
+      let ok = false;
+      try { ok = document.execCommand && document.execCommand("copy"); } catch { ok = false; }
+      note.textContent = ok ? "Link copied." : "Press Ctrl+C (⌘C) to copy the selected link.";
+      root.dataset.copied = ok ? "selection" : "manual";
+    }
+    field.select();
+  }
+  button.addEventListener("click", copy);
+  field.addEventListener("focus", () => field.select());
+  return { element: root, copy };
+}
