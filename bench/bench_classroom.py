@@ -41,7 +41,7 @@ def parse_args(argv=None):
     p.add_argument("--interval", type=float, default=50.0, help="ms between one student's requests (default 50)")
     p.add_argument("--duration", type=float, default=20.0, help="seconds of load, 1–300 (default 20)")
     p.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
-    p.add_argument("--threads", type=int, default=2, help="threads per worker (default 2, as `convscope serve`)")
+    p.add_argument("--threads", type=int, default=1, help="threads per worker (default 1: sync workers, as `convscope serve`)")
     p.add_argument("--warmup", type=float, default=2.0, help="seconds of load before measuring (default 2)")
     p.add_argument("--seed", type=int, default=0, help="random seed for the drawings")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")

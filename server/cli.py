@@ -23,8 +23,8 @@ def serve_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     p.add_argument("--workers", type=int, default=0,
                    help="run gunicorn with N worker processes (a classroom); default: one threaded process")
-    p.add_argument("--threads", type=int, default=2,
-                   help="threads per gunicorn worker (default 2: gthread workers with keep-alive; 1: sync)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="threads per gunicorn worker (default 1: sync workers, the steadiest latency for a class; N>1: gthread with keep-alive)")
     p.add_argument("--model", action="append", metavar="PATH",
                    help="weights file (.npz); repeat to serve several, the first is the default")
     return p
