@@ -48,6 +48,7 @@ export function bindControls({ state, drawpad, shift, upload }) {
       for (const [name, button] of Object.entries(tools)) button.setAttribute("aria-pressed", String(s.tool === name));
     }
     if (changed.includes("input")) $("shift-readout").textContent = `shift ${s.input.shift[0]}, ${s.input.shift[1]}`;
+    if (changed.includes("brush")) $("brush").value = String(s.brush);
     if (changed.includes("colorScope")) $("color-scope").value = s.colorScope;
     if (changed.includes("showSteps")) $("show-steps").checked = s.showSteps;
   });

@@ -52,10 +52,12 @@ function activationLine(x) {
 const RENDER = {
   conv(x, body) {
     for (const ch of x.channels) {
+      // operator + table stay together, so a narrow panel wraps the row before an operator
+      const term = (...parts) => { const g = el("div", "conv-term"); g.append(...parts); return g; };
       const row = el("div", "conv-channel");
-      row.append(el("div", "ch-label", `in ch ${ch.c}`), grid(ch.patch, { title: "input patch" }), el("span", "op", "×"),
-        grid(ch.kernel, { title: "kernel", sign: true }), el("span", "op", "="),
-        grid(ch.products, { title: "products", sign: true }), el("div", "ch-sum", `Σ ${f(ch.sum, 4)}`));
+      row.append(term(el("div", "ch-label", `in ch ${ch.c}`), grid(ch.patch, { title: "input patch" })),
+        term(el("span", "op", "×"), grid(ch.kernel, { title: "kernel", sign: true })),
+        term(el("span", "op", "="), grid(ch.products, { title: "products", sign: true }), el("div", "ch-sum", `Σ ${f(ch.sum, 4)}`)));
       body.append(row);
     }
     body.append(eq([["", "Σ products "], ["num", f(x.sum, 4)], ["", " + bias "], ["num", f(x.bias, 4)], ["", " = "],
@@ -64,7 +66,7 @@ const RENDER = {
     if (a) body.append(a);
   },
   pool(x, body) {
-    body.append(grid(x.window, { title: `${x.op} window`, mark: x.winner }));
+    body.append(grid(x.window, { title: `${x.op} window`, cls: "pool-window", mark: x.winner }));
     if (x.op === "maxpool") body.append(eq([["", "max = "], ["num big", f(x.computed, 4)], ["", x.winner ? `  (winner at row ${x.winner.y}, col ${x.winner.x} of the window, in green)` : ""]]));
     else if (x.op === "avgpool") body.append(eq([["", "sum "], ["num", f(x.sum, 4)], ["", ` ÷ ${x.area} = `], ["num big", f(x.computed, 4)]]));
     else body.append(eq([["", "√(Σ x²) = √"], ["num", f(x.sumSquares, 4)], ["", " = "], ["num big", f(x.computed, 4)]]));

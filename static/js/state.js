@@ -15,7 +15,7 @@
  *   present    bool                            presentation mode (projector)
  *   palette    "auto" | "classic" | "projector" | "cvd"   colour maps; auto = projector when presenting
  *   tour       null | step index               the guided tour, open at that step
- * urlstate.js serialises these (all but tool and brush) into the URL hash.
+ * urlstate.js serialises all of these into the URL hash.
  */
 
 export const STATE_KEYS = ["input", "pinned", "hidden", "colorScope", "showSteps", "tool", "brush",
@@ -23,6 +23,8 @@ export const STATE_KEYS = ["input", "pinned", "hidden", "colorScope", "showSteps
 
 export const COLOR_SCOPES = ["map", "layer", "global"];
 export const PALETTE_CHOICES = ["auto", "classic", "projector", "cvd"];
+export const TOOLS = ["pen", "eraser"];
+export const BRUSH_RANGE = [6, 44];   // px on the 280 px pad; the slider's min and max
 
 export function defaultState() {
   return {

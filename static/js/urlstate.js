@@ -12,9 +12,13 @@
  *   present=1                presentation mode
  *   cmap=classic|projector|cvd   colour maps (auto when absent)
  *   tour=3                   the guided tour open at step 3 (1-based)
+ *   tool=eraser              the drawing tool (pen when absent)
+ *   brush=30                 the brush size in pad pixels (22 when absent)
  * The hash wins; a link may use the query string instead (?digit=3&present=1).
  */
-import { COLOR_SCOPES, PALETTE_CHOICES } from "./state.js";
+import { BRUSH_RANGE, COLOR_SCOPES, PALETTE_CHOICES, TOOLS, defaultState } from "./state.js";
+
+const DEFAULTS = defaultState();
 
 const list = (text) => text.split(",").map((s) => s.trim()).filter(Boolean);
 
@@ -47,6 +51,8 @@ const WRITERS = [
   ["present", (s) => (s.present ? "1" : null)],
   ["cmap", (s) => (s.palette !== "auto" ? s.palette : null)],
   ["tour", (s) => (s.tour !== null ? String(s.tour + 1) : null)],
+  ["tool", (s) => (s.tool !== DEFAULTS.tool ? s.tool : null)],
+  ["brush", (s) => (s.brush !== DEFAULTS.brush ? String(s.brush) : null)],
 ];
 
 /** The state as a URL hash body ("digit=3&pin=conv1:0:5:5"); commas and colons stay readable. */
@@ -114,6 +120,15 @@ export function fromParams(params, { model, controls = [], tourLength = 0 }) {
     const i = Number(v);
     if (!Number.isInteger(i) || i < 1 || i > tourLength) throw new Error(`tour: step ${v} does not exist (1–${tourLength})`);
     patch.tour = i - 1;
+  });
+  read("tool", (v) => {
+    if (!TOOLS.includes(v)) throw new Error(`tool must be one of ${TOOLS.join(", ")}`);
+    patch.tool = v;
+  });
+  read("brush", (v) => {
+    const b = Number(v), [lo, hi] = BRUSH_RANGE;
+    if (!Number.isInteger(b) || b < lo || b > hi) throw new Error(`brush: "${v}" is not a size from ${lo} to ${hi}`);
+    patch.brush = b;
   });
   return { patch, input, problems };
 }

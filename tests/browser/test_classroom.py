@@ -162,6 +162,26 @@ def test_drawing_travels_in_the_link(page, fresh_page, live_server):
     assert other.evaluate("() => window.__convscope.state.get().input.source") == "drawing"
 
 
+def test_tool_and_brush_travel_in_the_link(page, live_server, sample_ids):
+    sid = sample_ids["first"]
+    open_view(page, f"{live_server}/#digit={sid}&tool=eraser&brush=40")
+    wait_input(page, sid)
+    expect(page.locator("#tool-eraser")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#tool-pen")).to_have_attribute("aria-pressed", "false")
+    expect(page.locator("#brush")).to_have_value("40")
+    assert page.evaluate("() => [window.__convscope.state.get().tool, window.__convscope.state.get().brush]") == ["eraser", 40]
+    page.wait_for_function("() => location.hash.includes('tool=eraser') && location.hash.includes('brush=40')")
+    # back to the defaults: both keys leave the URL
+    page.locator("#tool-pen").click()
+    page.locator("#brush").fill("22")
+    page.wait_for_function("() => !location.hash.includes('tool=') && !location.hash.includes('brush=')")
+    # out-of-range values are reported and ignored, never thrown
+    open_view(page, f"{live_server}/?digit={sid}&tool=spray&brush=99")
+    assert page.evaluate("() => window.__convscope.linkProblems.length") == 2
+    expect(page.locator("#tool-pen")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#brush")).to_have_value("22")
+
+
 LAB_LINK = "#src=numbers7&k=sobel_y&s=2&pad=same&d=2&act=relu&pool=max&ps=2&pst=1&hide=histogram,upload"
 
 
@@ -246,6 +266,64 @@ def test_presentation_mode_enlarges_the_view(page, live_server, sample_ids, scre
     page.locator("#present-toggle").click()
     page.wait_for_function("() => !document.documentElement.classList.contains('present')")
     assert sizes(page)["tile"] == pytest.approx(before["tile"])
+
+
+def detail_fit(page):
+    """How the pinned panel's content fits: overflow (px clipped sideways) and the widest table cell."""
+    return page.evaluate("""() => {
+      const host = document.getElementById('detail-host'), r = host.getBoundingClientRect();
+      const cells = [...host.querySelectorAll('.cell')].map((c) => c.getBoundingClientRect());
+      return {overflow: host.scrollWidth - host.clientWidth, cells: cells.length,
+              widest: Math.max(...cells.map((c) => c.width)),
+              outside: cells.filter((c) => c.right > r.right + 0.5 || c.left < r.left - 0.5).length};
+    }""")
+
+
+@pytest.mark.parametrize("present", [False, True], ids=["normal", "present"])
+def test_pinned_pool_window_is_compact(page, live_server, sample_ids, screenshot, present):
+    sid = sample_ids["first"]
+    open_view(page, f"{live_server}/#digit={sid}&pin=pool1:5:10:7" + ("&present=1" if present else ""))
+    wait_input(page, sid)
+    expect(page.locator("#detail")).to_have_attribute("data-kind", "maxpool")
+    fit = detail_fit(page)
+    assert fit["cells"] == 4 and fit["overflow"] <= 0 and fit["outside"] == 0
+    assert fit["widest"] < 140, f"the 2×2 window's cells stretch across the panel ({fit['widest']:.0f} px)"
+    screenshot("classroom-present-pinned-pool1" if present else "layer-view-pinned-pool1", full_page=False)
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (1024, 768)], ids=["1920", "1024"])
+def test_pinned_conv_panel_wraps_when_presenting(page, live_server, sample_ids, screenshot, size):
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    sid = sample_ids["first"]
+    open_view(page, f"{live_server}/#digit={sid}&pin=conv2:3:4:4&present=1")
+    wait_input(page, sid)
+    expect(page.locator("#detail")).to_have_attribute("data-layer", "conv2")
+    fit = detail_fit(page)
+    assert fit["cells"] == 6 * 3 * 25
+    assert fit["overflow"] <= 0 and fit["outside"] == 0, f"the conv tables are clipped: {fit}"
+    assert page.evaluate("() => document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    name = "classroom-present-pinned-conv2" + ("" if size[0] == 1920 else f"-{size[0]}x{size[1]}")
+    screenshot(name, full_page=False)
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (1024, 768)], ids=["1920", "1024"])
+def test_lab_presentation_enlarges_the_canvases(page, live_server, size):
+    page.set_default_timeout(30_000)
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    page.goto(f"{live_server}/kernels#src=numbers7&k=sharpen&pad=same&pool=max")
+    expect(page.locator("body")).to_have_attribute("data-lab", "ready")
+    widths = "() => ['input-view', 'output-view', 'pool-view'].map((id) => document.querySelector(`#${id} canvas.layer-base`).getBoundingClientRect().width)"
+    before = page.evaluate(widths)
+    page.locator("body").press("p")
+    page.wait_for_function("() => document.documentElement.classList.contains('present') && location.hash.includes('present=1')")
+    expect(page.locator("body")).to_have_attribute("data-lab", "ready")
+    page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    after = page.evaluate(widths)
+    assert after[0] >= 1.2 * before[0] and after[1] >= 1.2 * before[1], (before, after)
+    if size[0] == 1920:
+        assert min(after[:2]) > 600 and after[2] > before[2]
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= size[0], "horizontal scrolling while presenting"
+    page.screenshot(path=str(OUTPUT / f"classroom-lab-present-{size[0]}x{size[1]}.png"), full_page=False)
 
 
 # ---- the guided tour ---------------------------------------------------------------------------

@@ -37,3 +37,9 @@ export function contentWidth(node) {
   const cs = getComputedStyle(node);
   return Math.max(0, node.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight));
 }
+
+/** The largest canvas side (px) a view may use: its CSS `--view-max` (presentation mode raises it), else `fallback`. */
+export function viewMax(node, fallback) {
+  const v = parseFloat(getComputedStyle(node).getPropertyValue('--view-max'));
+  return Number.isFinite(v) && v > 0 ? v : fallback;
+}

@@ -1,6 +1,6 @@
 // The input view: the image inside its zero-padded frame, and the window that one output pixel reads
 // (every tap outlined, so dilation gaps show; taps in the padding in another colour).
-import { el, sizeCanvas, contentWidth } from './dom.js';
+import { el, sizeCanvas, contentWidth, viewMax } from './dom.js';
 import { shapeOf } from './geometry.js';
 import { mapPixels, drawPixels, hatch } from './raster.js';
 
@@ -20,7 +20,8 @@ export function createInputView(container, { size = 480 } = {}) {
     if (geo && (geo.H !== H || geo.W !== W)) throw new Error(`input ${H}×${W} does not match the geometry ${geo.H}×${geo.W}`);
     const pad = geo ? { top: geo.top, bottom: geo.bottom, left: geo.left, right: geo.right } : { top: 0, bottom: 0, left: 0, right: 0 };
     const PH = H + pad.top + pad.bottom; const PW = W + pad.left + pad.right;
-    const avail = Math.min(size, contentWidth(container) || size);
+    const cap = viewMax(container, size);
+    const avail = Math.min(cap, contentWidth(container) || cap);
     const cell = avail / Math.max(PH, PW);
     const width = Math.floor(PW * cell); const height = Math.floor(PH * cell);
     const ctx = sizeCanvas(base, width, height);

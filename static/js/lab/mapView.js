@@ -1,6 +1,6 @@
 // A feature-map view: the map nearest-neighbour scaled with a colour scale and a legend, hover
 // reporting (oy, ox), one marked pixel, and a partial reveal for the sliding-window animation.
-import { el, sizeCanvas, contentWidth } from './dom.js';
+import { el, sizeCanvas, contentWidth, viewMax } from './dom.js';
 import { shapeOf } from './geometry.js';
 import { makeScale, fmt } from './scale.js';
 import { mapPixels, drawPixels } from './raster.js';
@@ -68,7 +68,8 @@ export function createMapView(container, { title, size = 480, onHover = () => {}
     if (String(map.shape) !== String([C, H, W])) throw new Error(`map shape ${map.shape} does not match its data ${[C, H, W]}`);
     setChannels(C);
     const keep = state && state.C === C ? state.channel : (C === 3 ? 'rgb' : 0);
-    const avail = Math.min(size, contentWidth(container) || size);
+    const cap = viewMax(container, size);
+    const avail = Math.min(cap, contentWidth(container) || cap);
     const cell = avail / Math.max(H, W);
     state = { data: map.data, C, H, W, cell, channel: keep, count: null };
     channelSelect.value = String(keep);
