@@ -48,30 +48,61 @@ def blocked_requests():
 
 
 @pytest.fixture
-def context(browser, blocked_requests):
-    ctx = browser.new_context(viewport={"width": 1920, "height": 1080}, accept_downloads=True)
+def new_context(browser, blocked_requests):
+    """new_context() → a fresh browser context (1920×1080) whose non-loopback requests are aborted
+    and recorded; a second one is "opening the link in another browser".  All closed at the end."""
+    made = []
 
-    def guard(route):
-        host = urlparse(route.request.url).hostname or ""
-        if route.request.url.startswith(("data:", "blob:")) or host in LOOPBACK:
-            route.continue_()
-        else:
-            blocked_requests.append(route.request.url)
-            route.abort()
-    ctx.route("**/*", guard)
-    yield ctx
-    ctx.close()
+    def make():
+        ctx = browser.new_context(viewport={"width": 1920, "height": 1080}, accept_downloads=True)
+
+        def guard(route):
+            host = urlparse(route.request.url).hostname or ""
+            if route.request.url.startswith(("data:", "blob:")) or host in LOOPBACK:
+                route.continue_()
+            else:
+                blocked_requests.append(route.request.url)
+                route.abort()
+        ctx.route("**/*", guard)
+        made.append(ctx)
+        return ctx
+    yield make
+    for ctx in made:
+        ctx.close()
+
+
+def watch_errors(pg, errors: list) -> None:
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+
+
+@pytest.fixture
+def context(new_context):
+    return new_context()
 
 
 @pytest.fixture
 def page(context, blocked_requests):
     pg = context.new_page()
     errors = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    watch_errors(pg, errors)
     yield pg
     assert not blocked_requests, f"the page tried to reach the network: {blocked_requests}"
     assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def fresh_page(new_context):
+    """fresh_page() → a page in a new, separate context ('opening the link in another browser');
+    JavaScript errors there fail the test too."""
+    errors = []
+
+    def make():
+        pg = new_context().new_page()
+        watch_errors(pg, errors)
+        return pg
+    yield make
+    assert not errors, f"JavaScript errors on the second page: {errors}"
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 import pytest
@@ -16,7 +15,6 @@ from playwright.sync_api import expect
 
 from test_layer_view import STROKES, api, draw, last_forward, settle   # same folder (rootdir-relative imports)
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 
 READY = "() => window.__convscope && window.__convscope.lastForward !== null && !window.__convscope.busy()"
@@ -35,33 +33,6 @@ def wait_input(page, sample_id):
         "(id) => { const h = window.__convscope; const s = h && h.state.get();"
         " return h && h.lastForward && !h.busy() && s.input.source === 'sample' && s.input.sampleId === id; }",
         arg=sample_id)
-
-
-@pytest.fixture
-def fresh_page(browser, blocked_requests):
-    """A page in a second, separate browser context: 'opening the link in another browser'."""
-    contexts, errors = [], []
-
-    def make():
-        ctx = browser.new_context(viewport={"width": 1920, "height": 1080}, accept_downloads=True)
-
-        def guard(route):
-            host = urlparse(route.request.url).hostname or ""
-            if route.request.url.startswith(("data:", "blob:")) or host in LOOPBACK:
-                route.continue_()
-            else:
-                blocked_requests.append(route.request.url)
-                route.abort()
-        ctx.route("**/*", guard)
-        pg = ctx.new_page()
-        pg.on("pageerror", lambda exc: errors.append(str(exc)))
-        pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        contexts.append(ctx)
-        return pg
-    yield make
-    for ctx in contexts:
-        ctx.close()
-    assert not errors, f"JavaScript errors on the second page: {errors}"
 
 
 @pytest.fixture(scope="module")
