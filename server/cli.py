@@ -40,6 +40,8 @@ def serve(argv) -> int:
     overrides = {"WARM_LAB": not args.workers}   # the lab's thread pool must start after a fork (serving.py)
     if args.model:
         overrides["MODEL_PATHS"] = [os.path.abspath(p) for p in args.model]
+    print("ConvScope: loading the model and its kernels (the very first start compiles them, "
+          "about 20 s; later starts take under a second)…", flush=True)
     try:
         app = create_app(None, overrides)
     except ModelLoadError as exc:
