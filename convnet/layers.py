@@ -96,9 +96,31 @@ class Conv(Layer):
         w, b, s, p, d, m = self._args()
         return K.conv2d_batch(x, w, b, s, p, d, m), x
 
-    def backward_batch(self, x, dy):
+    def forward_relu_pool_batch(self, x, pool):
+        """(pooled, cache) for this conv, a ReLU and the max-pool layer ``pool``, in one kernel."""
+        w, b, s, p, d, m = self._args()
+        pooled, winners = K.conv2d_relu_max_pool2d_batch(x, w, b, s, p, d, m, pool.size,
+                                                         pool.stride, pool.pad)
+        return pooled, (x, pooled, winners)
+
+    def backward_relu_pool_batch(self, cache, dq, need_dx=True):
+        """Backward of forward_relu_pool_batch, given dq = dL/d(pooled): (dx or None, grads)."""
+        x, pooled, winners = cache
         w, _, s, p, d, m = self._args()
-        dx, dw, db = K.conv2d_backward_batch(x, w, dy, s, p, d, m)
+        if need_dx:
+            dx, dw, db = K.conv2d_relu_max_pool2d_backward_batch(x, w, dq, pooled, winners, s, p, d, m)
+        else:
+            dx, (dw, db) = None, K.conv2d_relu_max_pool2d_backward_params_batch(
+                x, w, dq, pooled, winners, s, p, d, m)
+        return dx, {"weight": dw * m[:, :, None, None], "bias": db}
+
+    def backward_batch(self, x, dy, need_dx=True):
+        """need_dx=False (no trainable layer before this one) skips dx and returns None for it."""
+        w, _, s, p, d, m = self._args()
+        if need_dx:
+            dx, dw, db = K.conv2d_backward_batch(x, w, dy, s, p, d, m)
+        else:
+            dx, (dw, db) = None, K.conv2d_backward_params_batch(x, w, dy, s, p, d, m)
         return dx, {"weight": dw * m[:, :, None, None], "bias": db}
 
 

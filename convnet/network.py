@@ -71,6 +71,7 @@ class Network:
         # The loss is computed on the logits: a final softmax is folded into the cross-entropy.
         self._train_layers = [la for la in self.layers[1:] if la.kind != "softmax"]
         self._trace_plan = None
+        self._fusions = None
 
     # ---- construction and files -------------------------------------------------------------
     @classmethod
@@ -166,19 +167,60 @@ class Network:
 
     # ---- training -----------------------------------------------------------------------------
     def loss_and_grads(self, x: np.ndarray, labels: np.ndarray):
-        """Mean cross-entropy, gradients {layer: {param: array}}, and the batch's logits."""
+        """Mean cross-entropy, gradients {layer: {param: array}}, and the batch's logits.
+
+        Runs the layers' batch passes with two exact shortcuts (see _train_fusions): each
+        conv -> relu -> maxpool chain runs as one kernel per direction (the same numbers, without
+        the full-size conv and ReLU outputs), and the backward pass stops at the first layer with
+        parameters, which computes no input gradient."""
+        chains, first = self._train_fusions()
+        layers = self._train_layers
         x = np.ascontiguousarray(x, dtype=np.float32)
-        caches = []
-        for layer in self._train_layers:
-            x, cache = layer.forward_batch(x)
-            caches.append(cache)
+        caches = [None] * len(layers)
+        i = 0
+        while i < len(layers):
+            if i in chains:
+                x, caches[i] = layers[i].forward_relu_pool_batch(x, layers[i + 2])
+                i += 3
+            else:
+                x, caches[i] = layers[i].forward_batch(x)
+                i += 1
         loss, dy = K.cross_entropy(x, labels.astype(np.int64))
         grads = {}
-        for layer, cache in zip(reversed(self._train_layers), reversed(caches)):
-            dy, g = layer.backward_batch(cache, np.ascontiguousarray(dy))
+        i = len(layers) - 1
+        while i >= first:
+            if i - 2 in chains:
+                layer = layers[i - 2]
+                dy, g = layer.backward_relu_pool_batch(caches[i - 2], np.ascontiguousarray(dy),
+                                                       need_dx=i - 2 > first)
+                i -= 3
+            else:
+                layer = layers[i]
+                if layer.kind == "conv":
+                    dy, g = layer.backward_batch(caches[i], np.ascontiguousarray(dy),
+                                                 need_dx=i > first)
+                else:
+                    dy, g = layer.backward_batch(caches[i], np.ascontiguousarray(dy))
+                i -= 1
             if g:
                 grads[layer.name] = g
         return float(loss), grads, x
+
+    def _train_fusions(self):
+        """(indices in _train_layers that start a conv -> relu -> maxpool chain, index of the first
+        layer with parameters), built once. A chain starts after the end of the previous one."""
+        if getattr(self, "_fusions", None) is None:
+            kinds = [la.kind for la in self._train_layers]
+            chains, i = set(), 0
+            while i < len(kinds):
+                if tuple(kinds[i:i + 3]) == ("conv", "relu", "maxpool"):
+                    chains.add(i)
+                    i += 3
+                else:
+                    i += 1
+            first = next((i for i, la in enumerate(self._train_layers) if la.params), len(kinds))
+            self._fusions = (chains, first)
+        return self._fusions
 
     def parameters(self) -> dict[str, dict[str, np.ndarray]]:
         return {la.name: la.params for la in self.layers if la.params}

@@ -1,6 +1,8 @@
 """ConvScope numeric kernels: float32 NumPy in, float32 NumPy out, compiled with Numba."""
 from . import _config  # noqa: F401  (must run before numba is imported)
 from .conv import conv2d, conv2d_backward, conv2d_batch, conv2d_backward_batch
+from .conv import conv2d_backward_params_batch, conv2d_relu_max_pool2d_batch
+from .conv import conv2d_relu_max_pool2d_backward_batch, conv2d_relu_max_pool2d_backward_params_batch
 from .conv import conv2d_parallel, conv2d_depthwise
 from .pool import max_pool2d, max_pool2d_backward, max_pool2d_batch, max_pool2d_backward_batch
 from .pool import avg_pool2d, avg_pool2d_backward, avg_pool2d_batch, avg_pool2d_backward_batch

@@ -180,3 +180,80 @@ def test_learning_rate_schedules():
     assert learning_rate("cosine", 1.0, 100, 100) == pytest.approx(0.0)
     assert learning_rate("step", 1.0, 80, 100) == pytest.approx(0.01)
     assert learning_rate("constant", 0.3, 10, 100, warmup=20) == pytest.approx(0.3 * 11 / 20)
+
+
+def _unfused_loss_and_grads(net, x, y):
+    """loss_and_grads the long way: every layer's own forward_batch / backward_batch, with dx."""
+    from kernels import cross_entropy
+    caches = []
+    for layer in net._train_layers:
+        x, cache = layer.forward_batch(x)
+        caches.append(cache)
+    loss, dy = cross_entropy(x, y.astype(np.int64))
+    grads = {}
+    for layer, cache in zip(reversed(net._train_layers), reversed(caches)):
+        dy, g = layer.backward_batch(cache, np.ascontiguousarray(dy))
+        if g:
+            grads[layer.name] = g
+    return float(loss), grads, x
+
+
+@pytest.mark.parametrize("spec_name", ["lenet", "lenet5-classic", "tiny", "relu-chains"])
+def test_fused_training_path_equals_layer_by_layer(spec_name):
+    """conv -> relu -> maxpool fused per direction, and no dx for the first layer, change nothing:
+    the loss, logits and every gradient equal the plain layer-by-layer pass bit for bit."""
+    spec = {"tiny": TINY, "relu-chains": RELU_CHAINS}.get(spec_name) or architecture(spec_name)
+    net = Network.from_spec(spec, seed=5)
+    shape = net.input_shape
+    rng = np.random.default_rng(8)
+    x, y = rng.random((7, *shape), dtype=np.float32), rng.integers(0, 5, 7)
+    loss, grads, logits = net.loss_and_grads(x, y)
+    want_loss, want_grads, want_logits = _unfused_loss_and_grads(net, x, y)
+    assert loss == want_loss
+    np.testing.assert_array_equal(logits, want_logits)
+    assert grads.keys() == want_grads.keys()
+    for name in grads:
+        for key in grads[name]:
+            np.testing.assert_array_equal(grads[name][key], want_grads[name][key], err_msg=name + key)
+
+
+# Two conv -> relu -> maxpool chains (the first preceded by a parameter-free layer, so its dx is
+# not needed either), padding and a stride-2 conv, then a relu -> maxpool not after a conv.
+RELU_CHAINS = [
+    {"name": "input", "kind": "input", "shape": [2, 13, 11]},
+    {"name": "pre", "kind": "tanh"},
+    {"name": "conv1", "kind": "conv", "out_channels": 3, "kernel": [3, 3], "stride": [1, 1],
+     "padding": "same", "dilation": [1, 1]},
+    {"name": "relu1", "kind": "relu"},
+    {"name": "pool1", "kind": "maxpool", "size": [3, 3], "stride": [2, 2], "padding": [1, 1, 1, 1]},
+    {"name": "conv2", "kind": "conv", "out_channels": 4, "kernel": [2, 3], "stride": [2, 1],
+     "padding": [1, 0, 1, 1], "dilation": [1, 1]},
+    {"name": "relu2", "kind": "relu"},
+    {"name": "pool2", "kind": "maxpool", "size": [2, 2], "stride": [1, 1], "padding": [0, 0, 0, 0]},
+    {"name": "relu3", "kind": "relu"},
+    {"name": "pool3", "kind": "maxpool", "size": [1, 2], "stride": [1, 1], "padding": [0, 0, 0, 0]},
+    {"name": "flatten", "kind": "flatten"},
+    {"name": "fc1", "kind": "dense", "units": 5},
+    {"name": "softmax", "kind": "softmax"},
+]
+
+
+def test_gradients_match_finite_differences_through_fused_chains():
+    net = Network.from_spec(RELU_CHAINS, seed=2)
+    rng = np.random.default_rng(4)
+    x, y = rng.random((3, 2, 13, 11), dtype=np.float32), rng.integers(0, 5, 3)
+    loss, grads, _ = net.loss_and_grads(x, y)
+    assert abs(loss - _loss64(net, x, y)) < 1e-5
+    eps = 1e-3
+    for name, params in net.parameters().items():
+        for key, p in params.items():
+            for idx in map(tuple, rng.integers(0, p.shape, size=(3, p.ndim))):
+                old = p[idx]
+                p[idx] = old + eps
+                up = _loss64(net, x, y)
+                p[idx] = old - eps
+                down = _loss64(net, x, y)
+                p[idx] = old
+                numeric = (up - down) / (2 * eps)
+                assert abs(grads[name][key][idx] - numeric) < 2e-3 + 2e-2 * abs(numeric), (name, key, idx)
+
