@@ -5,12 +5,15 @@ N strokes with paced mouse moves on the pad, and reads the page's own measuremen
 (window.__convscope.perf: pen event → request sent → response parsed → layers painted → next
 frame, the same instants as the performance.measure "convscope:pen→painted").  Prints p50/p95/max
 latency per phase, layer repaints per second and animation frames per second while drawing.
+--tensors compares the response encodings (the page's ?tensors=: base64-packed activations, the
+view's default, or nested JSON lists) in the same run.
 
-    .venv/bin/python bench/bench_browser.py --strokes 20 --encoding both
+    .venv/bin/python bench/bench_browser.py --strokes 20 --encoding both --tensors both
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import os
 import shutil
@@ -26,8 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 SERVER = """
-import sys
+import logging, sys
 from werkzeug.serving import make_server
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
 from server import create_app
 cfg = {"MODEL_PATHS": [sys.argv[2]]} if sys.argv[2] else {}
 app = create_app(cfg or None)
@@ -91,13 +95,14 @@ def pct(values, q):
     return values[min(len(values) - 1, max(0, math.ceil(q / 100 * len(values)) - 1))]
 
 
-def run(page, url, args, encoding):
-    page.goto(f"{url}/?encoding={encoding}")
-    page.wait_for_function("() => window.__convscope && window.__convscope.lastForward !== null", timeout=60_000)
+def measure(page, url, args, encoding, tensors, strokes):
+    """Draw `strokes` strokes (after one warm-up) → {perf, elapsed, renders, frames}."""
+    page.goto(f"{url}/?encoding={encoding}&tensors={tensors}")
+    page.wait_for_function("() => window.__convscope && window.__convscope.lastResponse !== null", timeout=60_000)
     box = page.locator(".drawpad-canvas").bounding_box()
     px = lambda p: (box["x"] + p[0] * box["width"], box["y"] + p[1] * box["height"])
     # warm-up stroke (JIT in the page and the server), then measure
-    for i in range(-1, args.strokes):
+    for i in range(-1, strokes):
         if i == 0:
             page.evaluate("() => { window.__convscope.perf.length = 0; }")
             start_renders = page.evaluate("() => window.__convscope.rendered")
@@ -115,7 +120,14 @@ def run(page, url, args, encoding):
     elapsed = time.perf_counter() - t0
     stats = page.evaluate("() => { const h = window.__convscope; h.counting = false;"
                           " return {perf: h.perf, frames: h.frames, rendered: h.rendered}; }")
-    perf = stats["perf"]
+    return {"perf": stats["perf"], "elapsed": elapsed, "renders": stats["rendered"] - start_renders,
+            "frames": stats["frames"]}
+
+
+def report(args, encoding, tensors, runs):
+    """Print the pooled phases of `runs` (measure() results); returns the p95 pen → painted."""
+    perf = [e for r in runs for e in r["perf"]]
+    elapsed = sum(r["elapsed"] for r in runs)
     phases = {
         "pen → painted (next frame)": [e["frame"] - e["pen"] for e in perf],
         "  pen → request sent": [e["sent"] - e["pen"] for e in perf],
@@ -126,14 +138,14 @@ def run(page, url, args, encoding):
         "    of which: softmax chart": [e["chart"] for e in perf],
         "    of which: detail + hover": [e["detail"] for e in perf],
     }
-    print(f"\nencoding={encoding}: {args.strokes} strokes × {args.points} moves every {args.interval} ms, "
-          f"{len(perf)} repaints in {elapsed:.2f} s")
+    print(f"\nencoding={encoding}, tensors={tensors}: {args.strokes} strokes in {len(runs)} interleaved round(s) "
+          f"× {args.points} moves every {args.interval} ms, {len(perf)} repaints in {elapsed:.2f} s")
     print(f"  {'phase':30s} {'p50':>8s} {'p95':>8s} {'max':>8s}   (ms)")
     for name, vals in phases.items():
         if vals:
             print(f"  {name:30s} {pct(vals, 50):8.1f} {pct(vals, 95):8.1f} {max(vals):8.1f}")
-    print(f"  layer repaints/s: {(stats['rendered'] - start_renders) / elapsed:.1f}   "
-          f"animation frames/s while drawing: {stats['frames'] / elapsed:.1f}")
+    print(f"  layer repaints/s: {sum(r['renders'] for r in runs) / elapsed:.1f}   "
+          f"animation frames/s while drawing: {sum(r['frames'] for r in runs) / elapsed:.1f}")
     return pct(phases["pen → painted (next frame)"], 95)
 
 
@@ -145,6 +157,10 @@ def main(argv=None):
     ap.add_argument("--interval", type=float, default=16, help="ms between mouse moves (default 16 ≈ 60 Hz)")
     ap.add_argument("--encoding", choices=["array", "png", "both"], default="array",
                     help="how the drawing is sent: downsampled grayscale array or PNG data URL")
+    ap.add_argument("--tensors", choices=["base64", "json", "both"], default="both",
+                    help="how the activations come back: base64-packed (the view's default) or nested JSON lists")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="split the strokes into this many rounds, alternating the cases (default 1)")
     ap.add_argument("--model", help="weights file (default: models/lenet.npz, else a random placeholder)")
     ap.add_argument("--chromium", default=os.environ.get("CONVSCOPE_CHROMIUM") or shutil.which("chromium")
                     or "/usr/bin/chromium", help="Chromium binary (default: Debian's)")
@@ -161,8 +177,16 @@ def main(argv=None):
                 page = browser.new_page(viewport={"width": w, "height": h})
                 errors = []
                 page.on("pageerror", lambda e: errors.append(str(e)))
-                for enc in (["array", "png"] if args.encoding == "both" else [args.encoding]):
-                    p95 = run(page, url, args, enc)
+                encodings = ["array", "png"] if args.encoding == "both" else [args.encoding]
+                tensor_modes = ["json", "base64"] if args.tensors == "both" else [args.tensors]
+                cases = list(itertools.product(encodings, tensor_modes))
+                runs = {case: [] for case in cases}
+                for r in range(args.rounds):   # the machines are noisy: alternate the cases
+                    strokes = args.strokes // args.rounds + (r < args.strokes % args.rounds)
+                    for case in cases:
+                        runs[case].append(measure(page, url, args, *case, strokes))
+                for (enc, tensors), done in runs.items():
+                    p95 = report(args, enc, tensors, done)
                     print(f"  target p95 ≤ 50 ms: {'met' if p95 <= 50 else 'NOT met'} ({p95:.1f} ms)")
                 browser.close()
                 if errors:

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Benchmark POST /api/forward end to end.
 
-1. In-process (Flask test client): server time per request (median/min/max over --reps), payload
-   size raw and gzip, and JSON serialisation time alone.
+1. In-process (Flask test client), for both response encodings (default nested-list JSON and
+   "encoding": "base64"): server time per request (median/min/max over --reps), payload size raw
+   and gzip, and serialisation time alone.
 2. Under load: gunicorn with --workers workers, started here on a free loopback port and stopped at
    the end, driven by `wrk` if it is installed, else by a Python load generator (threads with
-   keep-alive http.client connections, bounded by --duration).  The Python generator runs on the
+   keep-alive http.client connections, bounded by --duration), once per --encoding.  The Python generator runs on the
    same cores as the server and steals CPU from it: its figures understate the server.
 
 Targets (docs: DESIGN.md): JSON of one forward ≤ 0.3 ms; ≥ 2,500 req/s and p99 ≤ 10 ms on 2 cores.
@@ -44,27 +45,31 @@ def parse_args(argv=None):
     p.add_argument("--duration", type=float, default=10.0, help="load-test seconds (default 10)")
     p.add_argument("--connections", type=int, default=8, help="concurrent connections (default 8)")
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
-    p.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker (default 2, gthread keep-alive; 1 = sync)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="threads per gunicorn worker (default 1: sync workers, as `convscope serve --workers N`; N>1: gthread keep-alive)")
+    p.add_argument("--encoding", choices=["json", "base64", "both"], default="both",
+                   help="response encoding of the load test (default both, one after the other on the same server)")
     p.add_argument("--no-load", action="store_true", help="skip the load test")
     p.add_argument("--python-load", action="store_true", help="use the Python load generator even if wrk exists")
     return p.parse_args(argv)
 
 
-def make_body(kind: str) -> bytes:
+def make_body(kind: str, encoding: str = "json") -> bytes:
     import orjson
     from PIL import Image
     from convnet.samples import load_samples
     digit = load_samples().images[0]
+    extra = {} if encoding == "json" else {"encoding": encoding}
     if kind == "array28":
-        return orjson.dumps({"image": (digit / 255).round(4).tolist()})
+        return orjson.dumps({"image": (digit / 255).round(4).tolist(), **extra})
     big = np.asarray(Image.fromarray(digit).resize((280, 280), Image.Resampling.BILINEAR))
     if kind == "array280":
-        return orjson.dumps({"image": (big / 255).round(4).tolist()})
+        return orjson.dumps({"image": (big / 255).round(4).tolist(), **extra})
     rgba = np.zeros((280, 280, 4), np.uint8)
     rgba[..., 3] = big
     buf = io.BytesIO()
     Image.fromarray(rgba).save(buf, format="PNG")
-    return orjson.dumps({"image": "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()})
+    return orjson.dumps({"image": "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode(), **extra})
 
 
 def stats_ms(samples_s):
@@ -73,45 +78,49 @@ def stats_ms(samples_s):
     return {"median": statistics.median(ms), "min": ms[0], "max": ms[-1], "p95": pick(0.95), "p99": pick(0.99)}
 
 
-def in_process(args, body: bytes) -> None:
+def in_process(args) -> None:
     from server import create_app, schema
     from server.preprocess import mnist
     from server.decode import image_from
     import orjson
     app = create_app({"MODEL_PATHS": [args.model] if args.model else None, "WARM_LAB": False})
     client = app.test_client()
-    times = []
-    for i in range(args.reps + 20):
-        t = time.perf_counter()
-        r = client.post("/api/forward", data=body, content_type="application/json")
-        dt = time.perf_counter() - t
-        if i >= 20:
-            times.append(dt)
-    assert r.status_code == 200, r.data[:200]
-    payload = r.data
-    timing = orjson.loads(payload)["timing_ms"]
-    s = stats_ms(times)
-    print(f"request body: {args.payload}, {len(body):,} bytes")
-    print(f"in-process /api/forward: median {s['median']:.3f} ms, min {s['min']:.3f}, max {s['max']:.3f} "
-          f"(p99 {s['p99']:.3f}) over {args.reps} requests")
-    print(f"  server-side split of the last request (ms): {timing}")
-    print(f"payload: {len(payload):,} bytes raw, {len(gzip.compress(payload, 6)):,} bytes gzip -6")
+    for encoding in schema.ENCODINGS:
+        body = make_body(args.payload, encoding)
+        times = []
+        for i in range(args.reps + 20):
+            t = time.perf_counter()
+            r = client.post("/api/forward", data=body, content_type="application/json")
+            dt = time.perf_counter() - t
+            if i >= 20:
+                times.append(dt)
+        assert r.status_code == 200, r.data[:200]
+        payload = r.data
+        timing = orjson.loads(payload)["timing_ms"]
+        s = stats_ms(times)
+        print(f"\n[encoding={encoding}] request body: {args.payload}, {len(body):,} bytes")
+        print(f"in-process /api/forward: median {s['median']:.3f} ms, min {s['min']:.3f}, max {s['max']:.3f} "
+              f"(p99 {s['p99']:.3f}) over {args.reps} requests")
+        print(f"  server-side split of the last request (ms): {timing}")
+        print(f"payload: {len(payload):,} bytes raw, {len(gzip.compress(payload, 6)):,} bytes gzip -6")
     with app.app_context():
         net = app.extensions["convscope"].get()
-        pre = mnist(image_from(orjson.loads(body), None))
+        img = image_from(orjson.loads(make_body(args.payload)), None)
+        pre = mnist(img)
         trace = net.trace(pre.x)
-        ser = []
-        for _ in range(args.reps):
-            t = time.perf_counter()
-            schema.dumps(schema.forward(net.name, pre, trace, False))
-            ser.append(time.perf_counter() - t)
+        for encoding in schema.ENCODINGS:
+            ser = []
+            for _ in range(args.reps):
+                t = time.perf_counter()
+                schema.dumps(schema.forward(net.name, pre, trace, False, encoding))
+                ser.append(time.perf_counter() - t)
+            print(f"serialisation, encoding={encoding} (build + orjson): median {stats_ms(ser)['median']:.3f} ms "
+                  f"(target ≤ 0.3)")
         pre_t = []
-        img = image_from(orjson.loads(body), None)
         for _ in range(args.reps):
             t = time.perf_counter()
             mnist(img)
             pre_t.append(time.perf_counter() - t)
-    print(f"JSON serialisation (build + orjson): median {stats_ms(ser)['median']:.3f} ms (target ≤ 0.3)")
     print(f"preprocessing of the decoded image: median {stats_ms(pre_t)['median']:.3f} ms")
 
 
@@ -202,7 +211,7 @@ def run_python_load(args, port: int, body: bytes) -> None:
           f"{errors[0]} errors; latency p50 {s['median']:.2f} ms, p95 {s['p95']:.2f} ms, p99 {s['p99']:.2f} ms")
 
 
-def load_test(args, body: bytes) -> None:
+def load_test(args) -> None:
     port = free_port()
     wrk = None if args.python_load else shutil.which("wrk")
     kind = "sync" if args.threads == 1 else f"gthread×{args.threads}"
@@ -210,7 +219,10 @@ def load_test(args, body: bytes) -> None:
           f"driver: {'wrk' if wrk else 'Python threads (wrk not found)'}")
     proc = start_server(args, port)
     try:
-        run_wrk(wrk, args, port, body) if wrk else run_python_load(args, port, body)
+        for encoding in (["json", "base64"] if args.encoding == "both" else [args.encoding]):
+            body = make_body(args.payload, encoding)
+            print(f"[encoding={encoding}]")
+            run_wrk(wrk, args, port, body) if wrk else run_python_load(args, port, body)
     finally:
         proc.terminate()
         try:
@@ -223,10 +235,9 @@ def load_test(args, body: bytes) -> None:
 def main(argv=None) -> int:
     args = parse_args(argv)
     import kernels  # noqa: F401  (NUMBA_CACHE_DIR before numba)
-    body = make_body(args.payload)
-    in_process(args, body)
+    in_process(args)
     if not args.no_load:
-        load_test(args, body)
+        load_test(args)
     return 0
 
 

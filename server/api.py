@@ -77,6 +77,7 @@ def forward():
     fields, upload = read_body(request)
     method = validate.choice(fields, "preprocess", tuple(preprocess.METHODS), "mnist")
     steps = validate.flag(fields, "steps")
+    encoding = validate.choice(fields, "encoding", schema.ENCODINGS, "json")
     net = registry().get(fields.get("model"))
     image = image_from(fields, upload)
     t1 = time.perf_counter()
@@ -87,7 +88,7 @@ def forward():
     t2 = time.perf_counter()
     trace = net.trace(pre.x)
     t3 = time.perf_counter()
-    body = schema.dumps(schema.forward(net.name, pre, trace, steps))
+    body = schema.dumps(schema.forward(net.name, pre, trace, steps, encoding))
     t4 = time.perf_counter()
     timing = {"decode": _ms(t0, t1), "preprocess": _ms(t1, t2), "trace": _ms(t2, t3),
               "serialise": _ms(t3, t4), "total": _ms(t0, t4)}

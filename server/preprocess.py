@@ -78,6 +78,13 @@ def _border(g: np.ndarray) -> np.ndarray:
     return np.concatenate([g[0], g[-1], g[1:-1, 0], g[1:-1, -1]])
 
 
+def _median(v: np.ndarray) -> float:
+    """``float(np.median(v))`` for a 1-D float32 or uint8 array, 10× cheaper on ~100 values."""
+    s = np.sort(v)
+    lo, hi = s[(len(s) - 1) // 2], s[len(s) // 2]
+    return float((lo + hi) / 2) if s.dtype.kind == "f" else (float(lo) + float(hi)) / 2
+
+
 def _fit(crop: np.ndarray) -> np.ndarray:
     """Resize so the longer side is FIT px, keeping aspect: Lanczos on a float image, after a box
     reduction to ≥ 3× the target (reducing_gap: 5× faster, differences ≤ 0.01)."""
@@ -121,7 +128,7 @@ def mnist(image: np.ndarray, keep_steps: bool = False) -> Preprocessed:
     """
     g, unit = _gray(image)
     steps = [("grayscale", g * np.float32(1 / unit))] if keep_steps else []
-    paper = float(np.median(_border(g))) if min(g.shape) > 2 else float(g.min())
+    paper = _median(_border(g)) if min(g.shape) > 2 else float(g.min())
     inverted = paper > unit / 2
     peak = paper - float(g.min()) if inverted else float(g.max()) - paper   # strongest ink over paper
     if peak < BLANK_CONTRAST * unit:

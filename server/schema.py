@@ -4,13 +4,22 @@ Arrays go out as nested lists following their ``shape`` (``data[c][y][x]``).  Th
 orjson as float32/int32 NumPy arrays (OPT_SERIALIZE_NUMPY): orjson writes each float32 in its
 shortest round-tripping form, so values keep exactly float32 precision, and it is ~20× faster than
 ``json`` + ``tolist()``.  docs/CONTRACTS.md ("JSON API") summarises these shapes.
+
+``/api/forward`` may instead pack its arrays (``"encoding": "base64"``): each becomes
+``{"shape", "dtype": "float32"|"int32", "base64"}``, the array's little-endian bytes in row-major
+order: the same float32 values without decimal text (LeNet: 96 KB instead of 139 KB, half the
+serialisation time, and the browser skips parsing ~17k numbers).
 """
 from __future__ import annotations
+
+import binascii
 
 import numpy as np
 import orjson
 
 OPTIONS = orjson.OPT_SERIALIZE_NUMPY
+ENCODINGS = ("json", "base64")      # how /api/forward writes its arrays; "json" is the default
+PACKED_DTYPES = {"f": ("<f4", "float32"), "i": ("<i4", "int32")}   # dtype kind → (wire dtype, its name)
 
 
 def _default(obj):
@@ -27,17 +36,29 @@ def dumps(obj) -> bytes:
     return orjson.dumps(obj, option=OPTIONS, default=_default)
 
 
-def array(a: np.ndarray) -> dict:
-    """``{"shape", "data"}``; float arrays as float32."""
+def array(a: np.ndarray, encoding: str = "json") -> dict:
+    """``{"shape", "data"}`` (float arrays as float32), or packed with ``encoding="base64"``."""
+    if encoding == "base64":
+        return packed(a)
     if a.dtype.kind == "f" and a.dtype != np.float32:
         a = a.astype(np.float32)
     return {"shape": list(a.shape), "data": np.ascontiguousarray(a)}
 
 
-def stats_array(a: np.ndarray) -> dict:
-    """``{"shape", "data", "min", "max"}``."""
-    out = array(a)
-    out["min"], out["max"] = out["data"].min(), out["data"].max()
+def packed(a: np.ndarray) -> dict:
+    """``{"shape", "dtype", "base64"}``: float arrays as float32, integers as int32, little-endian,
+    row-major (``np.frombuffer(b64decode(s), dtype).reshape(shape)`` gives the array back)."""
+    kind, name = PACKED_DTYPES[a.dtype.kind]
+    a = np.ascontiguousarray(a, dtype=kind)
+    return {"shape": list(a.shape), "dtype": name, "base64": binascii.b2a_base64(a, newline=False).decode("ascii")}
+
+
+def stats_array(a: np.ndarray, encoding: str = "json") -> dict:
+    """``{"shape", "data", "min", "max"}`` (``data`` packed with ``encoding="base64"``)."""
+    if a.dtype.kind == "f" and a.dtype != np.float32:
+        a = a.astype(np.float32)
+    out = array(a, encoding)
+    out["min"], out["max"] = a.min(), a.max()
     return out
 
 
@@ -61,18 +82,20 @@ def weights(name: str, kind: str, params: dict) -> dict:
 NOTHING_DRAWN = "Nothing drawn yet: draw a digit, or upload an image with a visible digit."
 
 
-def forward(model_name: str, pre, trace, steps: bool) -> dict:
-    """``pre``: server.preprocess.Preprocessed; ``trace``: convnet.Trace of ``pre.x``."""
+def forward(model_name: str, pre, trace, steps: bool, encoding: str = "json") -> dict:
+    """``pre``: server.preprocess.Preprocessed; ``trace``: convnet.Trace of ``pre.x``; ``encoding``
+    one of ENCODINGS (the probabilities stay a list either way)."""
     layers = []
     for act in trace.activations[1:]:
-        entry = {"name": act.name, "kind": act.kind, **stats_array(act.data)}
+        entry = {"name": act.name, "kind": act.kind, **stats_array(act.data, encoding)}
         if act.winners is not None:
-            entry["winners"] = np.ascontiguousarray(act.winners, dtype=np.int32)
+            entry["winners"] = (packed(act.winners) if encoding == "base64"
+                                else np.ascontiguousarray(act.winners, dtype=np.int32))
         layers.append(entry)
     body = {"model": model_name, "empty": pre.empty, "message": NOTHING_DRAWN if pre.empty else None,
-            "input": array(pre.x)}
+            "input": array(pre.x, encoding)}
     if steps:
-        body["steps"] = [{"name": name, **array(img)} for name, img in pre.steps]
+        body["steps"] = [{"name": name, **array(img, encoding)} for name, img in pre.steps]
     body["layers"] = layers
     body["prediction"] = None if pre.empty else {
         "label": trace.label, "probabilities": np.ascontiguousarray(trace.probabilities, np.float32)}
@@ -81,7 +104,7 @@ def forward(model_name: str, pre, trace, steps: bool) -> dict:
 
 def with_timing(body: bytes, timing_ms: dict) -> bytes:
     """Append ``"timing_ms"`` to an already serialised object, so the serialisation is timed too."""
-    return body[:-1] + b',"timing_ms":' + orjson.dumps(timing_ms) + b"}"
+    return b"".join((memoryview(body)[:-1], b',"timing_ms":', orjson.dumps(timing_ms), b"}"))   # one copy, not two
 
 
 # ---- POST /api/convolve ----------------------------------------------------------------------

@@ -31,9 +31,15 @@ HEADERS = {
 }
 
 
+_MISSING = tuple((name.lower(), name, value) for name, value in HEADERS.items())
+
+
 def _add_headers(response: Response) -> Response:
-    for name, value in HEADERS.items():
-        response.headers.setdefault(name, value)
+    """Each header unless the view set it already (one pass: Headers.setdefault scans per call)."""
+    present = {name.lower() for name in response.headers.keys()}
+    for lower, name, value in _MISSING:
+        if lower not in present:
+            response.headers.add(name, value)
     return response
 
 

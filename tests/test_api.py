@@ -159,6 +159,65 @@ def test_multipart_options(client, samples):
     assert r.status_code == 200 and [s["name"] for s in body["steps"]] == ["grayscale", "pad"]
 
 
+def unpacked(packed: dict, dtype: str) -> np.ndarray:
+    """A base64-encoded array of /api/forward → the NumPy array it packs (checked as it goes)."""
+    assert set(packed) >= {"shape", "dtype", "base64"} and "data" not in packed
+    assert packed["dtype"] == dtype
+    raw = base64.b64decode(packed["base64"], validate=True)
+    return np.frombuffer(raw, np.dtype(dtype).newbyteorder("<")).reshape(packed["shape"])
+
+
+@pytest.mark.parametrize("as_form", [False, True], ids=["json", "multipart"])
+def test_base64_encoding_packs_the_same_float32_values(client, samples, as_form):
+    image = canvas(samples.images[6])
+    options = {"steps": True}
+    if as_form:
+        plain = client.post("/api/forward", data={"file": (io.BytesIO(png(image)), "d.png"), "steps": "true"},
+                            content_type="multipart/form-data").get_json()
+        packed = client.post("/api/forward", data={"file": (io.BytesIO(png(image)), "d.png"), "steps": "true",
+                                                   "encoding": "base64"}, content_type="multipart/form-data").get_json()
+    else:
+        plain = client.post("/api/forward", json={"image": data_url(image), **options}).get_json()
+        packed = client.post("/api/forward", json={"image": data_url(image), **options, "encoding": "base64"}).get_json()
+    assert list(packed) == list(plain)
+    for key in ("model", "empty", "message", "prediction"):
+        assert packed[key] == plain[key], key
+    pairs = [("input", packed["input"], plain["input"])]
+    pairs += [(f"step {a['name']}", a, b) for a, b in zip(packed["steps"], plain["steps"], strict=True)]
+    pairs += [(a["name"], a, b) for a, b in zip(packed["layers"], plain["layers"], strict=True)]
+    for what, a, b in pairs:
+        values = unpacked(a, "float32")
+        assert values.shape == tuple(b["shape"]) and a["shape"] == b["shape"], what
+        np.testing.assert_array_equal(values, np.array(b["data"], np.float32), err_msg=what, strict=True)
+        assert {k: v for k, v in a.items() if k not in ("dtype", "base64", "winners")} == \
+               {k: v for k, v in b.items() if k not in ("data", "winners")}, what
+        assert ("winners" in a) == ("winners" in b), what
+        if "winners" in b:
+            winners = unpacked(a["winners"], "int32")
+            assert a["winners"]["shape"] == a["shape"]
+            np.testing.assert_array_equal(winners, np.array(b["winners"], np.int32), err_msg=what, strict=True)
+
+
+def test_base64_encoding_is_smaller_and_exact_for_awkward_values(client):
+    image = np.linspace(0, 1, 32 * 32, dtype=np.float32).reshape(32, 32) ** 3
+    body = {"image": image.tolist(), "preprocess": "none"}
+    plain, packed = (client.post("/api/forward", json={**body, "encoding": e}) for e in ("json", "base64"))
+    assert plain.status_code == packed.status_code == 200
+    assert len(packed.data) < 0.8 * len(plain.data)
+    a, b = packed.get_json(), plain.get_json()
+    np.testing.assert_array_equal(unpacked(a["input"], "float32")[0], image, strict=True)
+    assert a["input"]["base64"] == base64.b64encode(image.astype("<f4").tobytes()).decode()
+    assert b == client.post("/api/forward", json=body).get_json() | {"timing_ms": b["timing_ms"]}
+
+
+@pytest.mark.parametrize("value", ["BASE64", "binary", None, 64, True])
+def test_unknown_encoding_is_rejected(client, samples, value):
+    r = client.post("/api/forward", json={"image": (samples.images[0] / 255).tolist(), "encoding": value})
+    assert r.status_code == 400
+    error = r.get_json()["error"]
+    assert error["code"] == "invalid_encoding" and "json" in error["message"] and "base64" in error["message"]
+
+
 @pytest.mark.parametrize("size", [28, 32])
 def test_preprocess_none_passes_the_image_through(client, samples, size):
     digit = samples.images[5] / np.float32(255)

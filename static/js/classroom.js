@@ -35,7 +35,7 @@ export function createClassroom({ state, hook, model, view, loadInput, loadSampl
   // ---- URL ----
   function keptQuery() {
     const q = new URLSearchParams(location.search);
-    for (const k of [...q.keys()]) if (k !== "encoding") q.delete(k);
+    for (const k of [...q.keys()]) if (k !== "encoding" && k !== "tensors") q.delete(k);
     const s = q.toString();
     return s ? `?${s}` : "";
   }
@@ -93,7 +93,7 @@ export function createClassroom({ state, hook, model, view, loadInput, loadSampl
       return;
     }
     if (!hook.tensors) return;
-    if (hook.lastForward && hook.lastForward.empty && loadSample()) return;   // the tour needs a digit: rendered() comes back here
+    if (hook.lastResponse && hook.lastResponse.empty && loadSample()) return;   // the tour needs a digit: rendered() comes back here
     const step = steps[i];
     const ctx = { model, tensors: hook.tensors, weights: hook.weights,
       explain: (li, u) => explain(model.layers, li, u, hook.tensors, hook.weights) };
@@ -109,10 +109,12 @@ export function createClassroom({ state, hook, model, view, loadInput, loadSampl
   // ---- understanding the model ----
   createSummary($("summary")).update(model);
   const filters = createFilterViewer($("filters"), { labHref });
+  const kernelText = new WeakMap();   // rows → "kv" text: the weights never change, the input does on every render
   function labHref(layer, o, i, rows) {
     const s = state.get();
     const src = s.input.source === "sample" ? `sample:${s.input.sampleId}` : s.input.code ? `draw:${s.input.code}` : null;
-    const kv = rows.map((r) => r.map(float32String).join(",")).join(";");
+    let kv = kernelText.get(rows);
+    if (kv === undefined) kernelText.set(rows, kv = rows.map((r) => r.map(float32String).join(",")).join(";"));
     const name = `${layer} filter ${o}${model.layers.find((d) => d.name === layer).input_shape[0] > 1 ? `, input map ${i}` : ""}`;
     const parts = [src && `src=${encodeURIComponent(src)}`, "k=custom", `kv=${kv}`, `kn=${encodeURIComponent(name)}`].filter(Boolean);
     return `/kernels#${parts.join("&")}`;
@@ -121,7 +123,7 @@ export function createClassroom({ state, hook, model, view, loadInput, loadSampl
 
   // ---- exports ----
   function exportPng() {
-    const r = hook.lastForward;
+    const r = hook.lastResponse;
     const label = r && r.prediction ? r.prediction.label : null;
     const title = `ConvScope · ${model.name}` + (label === null ? "" : ` · predicted ${label} (p = ${r.prediction.probabilities[label].toFixed(3)})`);
     const canvas = composeView($("layers").querySelector(".layers-inner"),

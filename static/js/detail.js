@@ -5,15 +5,9 @@
  * createDetail(container, {onClose}) → {update(explanation | null)}
  */
 
-/** The shortest decimal that reads back as the same float32 (as the API's JSON writes it). */
-export function float32String(v) {
-  if (!Number.isFinite(v)) return String(v);
-  for (let p = 1; p <= 9; p++) {
-    const s = Number(v.toPrecision(p));
-    if (Math.fround(s) === Math.fround(v)) return String(s);
-  }
-  return String(v);
-}
+import { float32String } from "./tensor.js";
+
+export { float32String };   // the shortest decimal that reads back as the same float32
 
 const f = (v, d = 3) => (v === null || v === undefined ? "pad" : Number(v).toFixed(d));
 const el = (tag, cls, text) => {

@@ -1,7 +1,8 @@
 /**
  * Wires the layer view page: loads the model, weights and samples once, sends the input through
  * one latest-only forward channel, and hands responses and hover/pin events to the views.
- * Debug hook for tests and benches: window.__convscope = {state, model, lastForward, perf, ...}.
+ * Debug hook for tests and benches: window.__convscope = {state, model, lastForward, perf, ...}
+ * (lastForward: the last /api/forward response in the default JSON shape; lastResponse: as sent).
  */
 import * as api from "./api.js";
 import { createState } from "./state.js";
@@ -10,7 +11,7 @@ import { createInputView } from "./preprocess-view.js";
 import { createGallery } from "./gallery.js";
 import { createLayerView } from "./layerview.js";
 import { createDetail } from "./detail.js";
-import { parseForward, shiftedRows } from "./tensor.js";
+import { forwardAsJSON, parseForward, shiftedRows } from "./tensor.js";
 import { parseWeights, explain } from "./arithmetic.js";
 import { inspect, layerIndex } from "./inspect.js";
 import { bindControls } from "./controls.js";
@@ -20,10 +21,19 @@ import { decodeQ4, encodeQ4 } from "./codec.js";
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const ENCODING = params.get("encoding") === "png" ? "png" : "array";   // measured: see bench/
+// activations come packed (base64 float32): a quarter of the parse time of nested JSON lists;
+// ?tensors=json asks for the default JSON instead (bench/bench_browser.py compares the two)
+const TENSORS = params.get("tensors") === "json" ? "json" : "base64";
 const SNAPSHOT = 56;
 
 const state = createState();
-const hook = { state, model: null, weights: new Map(), lastForward: null, tensors: null, perf: [], ready: false, errors: [] };
+const hook = { state, model: null, weights: new Map(), lastResponse: null, tensors: null, perf: [], ready: false, errors: [] };
+// lastForward: the last response in the default JSON shape (nested `data`), built only when read
+let lastJSON = null;
+Object.defineProperty(hook, "lastForward", {
+  enumerable: true,
+  get() { return hook.lastResponse && (lastJSON || (lastJSON = forwardAsJSON(hook.lastResponse))); },
+});
 window.__convscope = hook;
 
 function status(text, isError = false) {
@@ -44,7 +54,8 @@ async function boot() {
   let lastMaker = null;
   let pendingShift = null;      // a shift from a link, applied once its input is drawn
 
-  const channel = api.createLatestOnly((job) => api.forward(job.body).then((r) => ({ r, job })), {
+  const send = (body) => api.forward(TENSORS === "json" ? body : { ...body, encoding: TENSORS });
+  const channel = api.createLatestOnly((job) => send(job.body).then((r) => ({ r, job })), {
     onSend: (meta) => { meta.sentMark = performance.now(); },
     onResult: ({ r, job }, meta) => render(r, job, meta),
     onError: (err) => { hook.errors.push(String(err)); status(err.message, true); },
@@ -131,7 +142,8 @@ async function boot() {
   function render(r, job, meta) {
     const t0 = performance.now();
     const parsed = parseForward(r, model);
-    hook.lastForward = r;
+    hook.lastResponse = r;
+    lastJSON = null;
     hook.tensors = parsed.list;
     hook.rendered = (hook.rendered || 0) + 1;
     if (!job.shifted) {
@@ -142,7 +154,7 @@ async function boot() {
       }
     }
     const t1 = performance.now();
-    inputView.update({ input: parsed.input, steps: r.steps, message: r.message });
+    inputView.update({ input: parsed.input, steps: parsed.steps, message: r.message });
     paint();
     const t2 = performance.now();
     view.setPrediction(r.prediction ? r.prediction.probabilities : new Array(10).fill(0), r.prediction ? r.prediction.label : null);

@@ -1,7 +1,8 @@
 /**
  * What the network actually sees: the 32×32 input, the receptive-field rectangle of the hovered
  * unit on it, and (optionally) the preprocessing steps as small images.
- * createInputView(container) → {update({input, steps, message}), showRF(rect|null)}
+ * createInputView(container) → {update({input, steps, message}), showRF(rect|null)}; steps as
+ * tensor.js's parseForward gives them ({name, shape, data: Float32Array}).
  * The rectangle element (#input-rf) carries the field in input pixels as data attributes:
  * data-top/left/height/width (unclipped, as the API's numbers give them) and data-clip-* (clipped).
  */
@@ -14,13 +15,14 @@ const el = (tag, cls, text) => {
   return e;
 };
 
-function paintGray(canvas, rows) {
-  const h = rows.length, w = rows[0].length;
+/** step: {shape: [..., h, w], data: flat Float32Array}; paints its first h×w plane. */
+function paintGray(canvas, step) {
+  const [h, w] = step.shape.slice(-2);
   canvas.width = w;
   canvas.height = h;
   const ctx = canvas.getContext("2d");
   const img = ctx.createImageData(w, h);
-  paintRGBA(img.data, Float32Array.from(rows.flat()), 0, 1, "gray");
+  paintRGBA(img.data, step.data.subarray(0, h * w), 0, 1, "gray");
   ctx.putImageData(img, 0, 0);
 }
 
@@ -54,7 +56,7 @@ export function createInputView(container) {
       for (const s of list || []) {
         const fig = el("figure", "step");
         const cv = el("canvas", "step-canvas");
-        paintGray(cv, s.data.length && Array.isArray(s.data[0][0]) ? s.data[0] : s.data);
+        paintGray(cv, s);
         fig.title = `${s.name}: ${s.shape.slice(-2).join("×")}`;
         fig.append(cv, el("figcaption", "", s.name));
         steps.append(fig);

@@ -4,7 +4,74 @@
  * A tensor is {name, kind, shape, data: Float32Array (row-major), min, max, chMin, chMax,
  * winners: Int32Array | null}.  Maps have shape [C, H, W]; vectors [N] (treated as C=N, H=W=1
  * where a unit address {c, y, x} is needed).
+ *
+ * /api/forward arrays arrive either as nested lists ({shape, data}, the default JSON) or packed
+ * ({shape, dtype, base64}: little-endian bytes, requested with "encoding": "base64"); both give the
+ * same typed arrays here.  forwardAsJSON turns a packed response back into the default JSON shape.
  */
+
+const PACKED = { float32: Float32Array, int32: Int32Array };
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+const size = (shape) => shape.reduce((a, b) => a * b, 1);
+
+/** The shortest decimal that reads back as the same float32, as the API's JSON writes it (ryu:
+ * the nearest such decimal, an exact tie rounded to an even last digit; toPrecision rounds ties up). */
+export function float32String(v) {
+  if (!Number.isFinite(v)) return String(v);
+  const x = Math.fround(v);
+  for (let p = 1; p <= 9; p++) {
+    let s = x.toPrecision(p);
+    if (Math.fround(Number(s)) !== x) {
+      // at a power of two the float32 below is twice as close: the nearest p-digit decimal may
+      // miss on the low side while the next one up still reads back
+      if (Math.abs(x) !== 2 ** Math.round(Math.log2(Math.abs(x)))) continue;
+      const step = 10 ** (Math.floor(Math.log10(Math.abs(Number(s)))) - p + 1);
+      s = (Number(s) + Math.sign(x) * step).toPrecision(p);
+      if (Math.fround(Number(s)) !== x) continue;
+      return String(Number(s));
+    }
+    const exact = x.toPrecision(p + 1);
+    const tie = exact.match(/^(-?[\d.]*?)(\d)\.?5(e.*)?$/);
+    if (tie && Number(exact) === x && Number(tie[2]) % 2 === 0) {
+      const down = `${tie[1]}${tie[2]}${tie[3] || ""}`;
+      if (Math.fround(Number(down)) === x) return String(Number(down));
+    }
+    return String(Number(s));
+  }
+  return String(x);
+}
+
+function base64Bytes(text) {
+  if (typeof Uint8Array.fromBase64 === "function") return Uint8Array.fromBase64(text);
+  const bin = atob(text);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return bytes;
+}
+
+/** A packed array {shape, dtype, base64} → Float32Array | Int32Array; throws if the dtype is not
+ * `dtype` or the byte count does not match the shape. */
+export function unpack(packed, dtype, what) {
+  const Type = PACKED[packed.dtype];
+  if (!Type || packed.dtype !== dtype) throw new Error(`${what}: dtype ${packed.dtype}, expected ${dtype}`);
+  const bytes = base64Bytes(packed.base64);
+  const n = size(packed.shape);
+  if (bytes.length !== n * Type.BYTES_PER_ELEMENT) {
+    throw new Error(`${what}: ${bytes.length} bytes for shape [${packed.shape}] of ${dtype} (expected ${n * Type.BYTES_PER_ELEMENT})`);
+  }
+  if (LITTLE_ENDIAN) return new Type(bytes.buffer, bytes.byteOffset, n);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  const out = new Type(n);
+  for (let i = 0; i < n; i++) out[i] = dtype === "float32" ? view.getFloat32(4 * i, true) : view.getInt32(4 * i, true);
+  return out;
+}
+
+const isPacked = (a) => a !== null && typeof a === "object" && typeof a.base64 === "string";
+
+/** Float values {shape, data} or {shape, dtype: "float32", base64} → Float32Array of that shape. */
+export function values(entry, what) {
+  return isPacked(entry) ? unpack(entry, "float32", what) : flatten(entry.data, entry.shape, what);
+}
 
 export function flatten(nested, shape, what) {
   const size = shape.reduce((a, b) => a * b, 1);
@@ -29,7 +96,7 @@ export function toTensor(entry, expectedShape) {
   if (expectedShape && !sameShape(entry.shape, expectedShape)) {
     throw new Error(`layer ${entry.name}: response shape [${entry.shape}] ≠ model shape [${expectedShape}]`);
   }
-  const data = flatten(entry.data, entry.shape, `layer ${entry.name}`);
+  const data = values(entry, `layer ${entry.name}`);
   const [C, H = 1, W = 1] = entry.shape.length === 3 ? entry.shape : [entry.shape[0], 1, 1];
   const chMin = new Float32Array(C).fill(Infinity);
   const chMax = new Float32Array(C).fill(-Infinity);
@@ -44,11 +111,19 @@ export function toTensor(entry, expectedShape) {
     if (chMin[c] < min) min = chMin[c];
     if (chMax[c] > max) max = chMax[c];
   }
-  const winners = entry.winners ? Int32Array.from(flatten(entry.winners, entry.shape, `winners of ${entry.name}`)) : null;
+  const winners = entry.winners ? winnersOf(entry) : null;
   return { name: entry.name, kind: entry.kind, shape: entry.shape, C, H, W, data, min, max, chMin, chMax, winners };
 }
 
-/** The whole forward response → {input: tensor, byName: Map, list: [tensors in layer order]}. */
+function winnersOf(entry) {
+  const what = `winners of ${entry.name}`;
+  if (!isPacked(entry.winners)) return Int32Array.from(flatten(entry.winners, entry.shape, what));
+  if (!sameShape(entry.winners.shape, entry.shape)) throw new Error(`${what}: shape [${entry.winners.shape}] ≠ [${entry.shape}]`);
+  return unpack(entry.winners, "int32", what);
+}
+
+/** The whole forward response → {input: tensor, byName: Map, list: [tensors in layer order],
+ * steps: [{name, shape, data: Float32Array}]}. */
 export function parseForward(response, model) {
   const described = model.layers;
   if (response.layers.length !== described.length - 1) {
@@ -63,7 +138,42 @@ export function parseForward(response, model) {
     }
     list.push(toTensor(entry, d.output_shape));
   });
-  return { input, list, byName: new Map(list.map((t) => [t.name, t])) };
+  const steps = (response.steps || []).map((st) => ({ name: st.name, shape: st.shape, data: values(st, `step ${st.name}`) }));
+  return { input, list, steps, byName: new Map(list.map((t) => [t.name, t])) };
+}
+
+/** Flat values → nested lists following `shape`; floats as their shortest float32 decimals. */
+export function nest(flat, shape, float = true) {
+  let i = 0;
+  const build = (depth) => {
+    const out = new Array(shape[depth]);
+    for (let k = 0; k < shape[depth]; k++) {
+      if (depth < shape.length - 1) out[k] = build(depth + 1);
+      else { const v = flat[i++]; out[k] = float && v !== 0 ? Number(float32String(v)) : v; }
+    }
+    return out;
+  };
+  return shape.length ? build(0) : [];
+}
+
+function unpacked(obj, what, dtype = "float32") {
+  const out = {};
+  for (const [k, v] of Object.entries(obj)) {
+    if (k === "dtype") continue;
+    if (k === "base64") out.data = nest(unpack(obj, dtype, what), obj.shape, dtype === "float32");
+    else if (k === "winners" && isPacked(v)) out.winners = nest(unpack(v, "int32", `winners of ${what}`), v.shape, false);
+    else out[k] = v;
+  }
+  return out;
+}
+
+/** A /api/forward response in the default JSON shape: packed arrays become nested `data` lists
+ * with the same numbers the JSON encoding writes (a JSON response is returned as it is). */
+export function forwardAsJSON(r) {
+  if (!isPacked(r.input)) return r;
+  const out = { ...r, input: unpacked(r.input, "input"), layers: r.layers.map((e) => unpacked(e, e.name)) };
+  if (r.steps) out.steps = r.steps.map((st) => unpacked(st, `step ${st.name}`));
+  return out;
 }
 
 export const at = (t, c, y = 0, x = 0) => t.data[(c * t.H + y) * t.W + x];

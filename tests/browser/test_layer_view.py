@@ -110,6 +110,31 @@ def test_gallery_digit_shows_its_label(page, live_server):
     assert shown == target["label"], "needs the trained model (models/lenet.npz)"
 
 
+@pytest.mark.parametrize("tensors", ["base64", "json"])
+def test_view_reads_packed_tensors_as_the_json_api_gives_them(page, live_server, tensors):
+    """The view asks for base64-packed activations (?tensors=json: nested lists); either way
+    lastForward is the default JSON shape with exactly the numbers a JSON /api/forward prints,
+    and the pinned panel's data-value is that number."""
+    page.goto(live_server + ("/?tensors=json" if tensors == "json" else "/"))
+    page.wait_for_function(READY, timeout=30_000)
+    settle(page, 0)
+    target = api(live_server, "/api/samples")["samples"][3]
+    load_sample(page, target["id"])
+    raw = page.evaluate("() => { const r = window.__convscope.lastResponse;"
+                        " return [r.input.dtype || null, 'data' in r.layers[0], r.layers[2].winners.dtype || null]; }")
+    assert raw == (["float32", False, "int32"] if tensors == "base64" else [None, True, None])
+    forward = last_forward(page)
+    image = api(live_server, f"/api/samples/{target['id']}")["image"]["data"]
+    mine = api(live_server, "/api/forward", {"image": image, "preprocess": "none"})
+    forward.pop("timing_ms"), mine.pop("timing_ms")
+    assert forward == mine
+    page.mouse.click(*unit_point(page, "conv1", 2, 10, 12))
+    detail = page.locator("#detail")
+    page.wait_for_function("() => document.getElementById('detail').dataset.layer === 'conv1'")
+    assert float(detail.get_attribute("data-value")) == layer(mine, "conv1")["data"][2][10][12]
+    assert float(detail.get_attribute("data-activation")) == layer(mine, "relu1")["data"][2][10][12]
+
+
 def test_hover_conv2_unit_shows_its_receptive_field(page, live_server, screenshot):
     open_page(page, live_server)
     draw(page, STROKES[7])
