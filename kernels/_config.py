@@ -1,28 +1,34 @@
-"""Make Numba's on-disk JIT cache usable before any kernel module imports numba.
+"""Make Numba's on-disk JIT cache safe and usable before any kernel module imports numba.
 
-Numba caches compiled kernels in ``__pycache__`` next to the source. When the package is
-installed read-only (system site-packages, a container image), that fails and every start-up
-recompiles. In that case, and only if the user has not chosen a cache directory, point
-``NUMBA_CACHE_DIR`` at ``$XDG_CACHE_HOME/convscope/numba`` (default ``~/.cache``).
+Numba caches compiled kernels per source file and only notices edits to *that* file: a kernel that
+calls into another module (``fused.py`` calls ``conv.py``) keeps its stale machine code after the
+callee changes, which crashes or silently computes the old thing.  Numba also writes next to the
+source by default, which fails when the package is installed read-only.  So, unless the user chose
+``NUMBA_CACHE_DIR``, the cache lives in ``$XDG_CACHE_HOME/convscope/numba/<digest>`` (default
+``~/.cache``), where the digest covers every kernel source file: any edit starts a fresh cache.
 """
+import hashlib
 import os
 import sys
 
 
-def _package_writable(directory):
-    cache = os.path.join(directory, "__pycache__")
-    target = cache if os.path.isdir(cache) else directory
-    return os.access(target, os.W_OK | os.X_OK)
+def sources_digest(directory):
+    """A short sha256 over the names and contents of the ``.py`` files in ``directory``."""
+    h = hashlib.sha256()
+    for name in sorted(os.listdir(directory)):
+        if name.endswith(".py"):
+            h.update(name.encode())
+            with open(os.path.join(directory, name), "rb") as f:
+                h.update(f.read())
+    return h.hexdigest()[:16]
 
 
 def configure_numba_cache():
-    """Set NUMBA_CACHE_DIR if the package directory is read-only and it is unset; return it."""
+    """Set NUMBA_CACHE_DIR (unless set) to a per-version folder of the user's cache; return it."""
     if os.environ.get("NUMBA_CACHE_DIR"):
         return os.environ["NUMBA_CACHE_DIR"]
-    if _package_writable(os.path.dirname(os.path.abspath(__file__))):
-        return None
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    path = os.path.join(base, "convscope", "numba")
+    path = os.path.join(base, "convscope", "numba", sources_digest(os.path.dirname(os.path.abspath(__file__))))
     os.environ["NUMBA_CACHE_DIR"] = path
     if "numba" in sys.modules:  # numba read its config at import: make it re-read the variable
         sys.modules["numba"].core.config.reload_config()
