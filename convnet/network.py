@@ -209,7 +209,7 @@ class Network:
     def _train_fusions(self):
         """(indices in _train_layers that start a conv -> relu -> maxpool chain, index of the first
         layer with parameters), built once. A chain starts after the end of the previous one."""
-        if getattr(self, "_fusions", None) is None:
+        if self._fusions is None:
             kinds = [la.kind for la in self._train_layers]
             chains, i = set(), 0
             while i < len(kinds):
