@@ -133,11 +133,12 @@ def convolve():
         bias=validate.bias(fields.get("bias", 0.0)),
         activation=validate.choice(fields, "activation", (None, *lab.LAB_ACTIVATIONS), None),
         pool=validate.pool(fields.get("pool")))
+    echo_input = validate.flag(fields, "echo_input", True)
     t1 = time.perf_counter()
     with registry().lab_lock:
         result = lab.convolve(image, **options)
     t2 = time.perf_counter()
-    body = schema.dumps(schema.convolve(image, result, notice))
+    body = schema.dumps(schema.convolve(image, result, notice, echo_input))
     t3 = time.perf_counter()
     timing = {"decode": _ms(t0, t1), "convolve": _ms(t1, t2), "serialise": _ms(t2, t3), "total": _ms(t0, t3)}
     return json_response(schema.with_timing(body, timing))

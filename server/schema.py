@@ -108,11 +108,13 @@ def with_timing(body: bytes, timing_ms: dict) -> bytes:
 
 
 # ---- POST /api/convolve ----------------------------------------------------------------------
-def convolve(image: np.ndarray, result, notice: str | None) -> dict:
-    """``image`` (C, H, W) as convolved; ``result``: convnet.lab.LabResult."""
+def convolve(image: np.ndarray, result, notice: str | None, echo_input: bool = True) -> dict:
+    """``image`` (C, H, W) as convolved; ``result``: convnet.lab.LabResult.  With ``echo_input``
+    false the input is described by its shape only (a client re-sending the same image already
+    has it: for 512×512 RGB that is 786k values not written, sent or parsed again)."""
     def stage(a):
         return None if a is None else stats_array(a)
-    return {"input": array(image), "conv": stage(result.conv), "activation": stage(result.activation),
+    return {"input": array(image) if echo_input else {"shape": list(image.shape)}, "conv": stage(result.conv), "activation": stage(result.activation),
             "pool": stage(result.pool), "output": stage(result.output) if result.possible else None,
             "formula": result.formula, "possible": result.possible,
             "explanation": result.explanation, "notice": notice}

@@ -260,3 +260,23 @@ def test_data_url_large_image_is_downscaled_with_notice(client):
 def test_kernel_limits(client, body, code):
     r = client.post("/api/convolve", json={"image": GRAY_13.tolist(), **body})
     assert r.status_code == 400 and r.get_json()["error"]["code"] == code
+
+
+def test_echo_input_false_leaves_the_input_out_and_nothing_else(client):
+    rng = np.random.default_rng(4)
+    image = rng.random((9, 11, 3)).round(3).tolist()
+    kernel = rng.standard_normal((3, 3)).round(3).tolist()
+    full = post(client, image=image, kernel=kernel, stride=2, padding="same", activation="relu",
+                pool={"kind": "max", "size": 2, "stride": 1})
+    lean = post(client, image=image, kernel=kernel, stride=2, padding="same", activation="relu",
+                pool={"kind": "max", "size": 2, "stride": 1}, echo_input=False)
+    assert full["input"]["shape"] == [3, 9, 11] and len(full["input"]["data"]) == 3
+    assert lean["input"] == {"shape": [3, 9, 11]}
+    for key in ("conv", "activation", "pool", "output", "formula", "possible"):
+        assert lean[key] == full[key], key
+
+
+@pytest.mark.parametrize("value", ["false", 0, None, [False]])
+def test_echo_input_must_be_a_boolean(client, value):
+    r = client.post("/api/convolve", json={"image": [[0, 1], [1, 0]], "kernel": [[1]], "echo_input": value})
+    assert r.status_code == 400 and r.get_json()["error"]["code"] == "wrong_type"

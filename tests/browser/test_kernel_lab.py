@@ -207,3 +207,22 @@ def test_small_screen(browser, live_server, blocked_requests, tmp_path):
     page.screenshot(path=str(out / "kernel_lab_1024x768.png"), full_page=True)
     ctx.close()
     assert not errors
+
+
+def test_knob_changes_reuse_the_echoed_input(page, live_server):
+    """After the first answer for an image, knob changes ask for no input echo, and the hover
+    arithmetic (which reads the input values) still equals the server's output."""
+    bodies = []
+    page.on("request", lambda req: bodies.append(json.loads(req.post_data))
+            if req.url.endswith("/api/convolve") else None)
+    open_lab(page, live_server, "#k=sobel_x&pad=same")
+    assert bodies[0]["echo_input"] is True
+    page.select_option("#preset", "sharpen")
+    expect(page.locator('.kernel-grid input[data-y="1"][data-x="1"]')).to_have_value("5")
+    for _ in range(100):                       # the recompute is debounced: wait for its request
+        if len(bodies) > 1:
+            break
+        page.wait_for_timeout(50)
+    expect(page.locator("body")).to_have_attribute("data-lab", "ready")
+    assert len(bodies) > 1 and bodies[-1]["echo_input"] is False and bodies[-1]["image"] == bodies[0]["image"]
+    assert_panel_matches_server(hover_output(page, 40, 60))
