@@ -71,6 +71,14 @@ def fail(message: str) -> int:
 
 
 def main(argv=None) -> int:
+    try:
+        return _dispatch(argv)
+    except BrokenPipeError:   # e.g. `convscope evaluate | head -1`: the reader left, not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _dispatch(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv and not argv[0].startswith("-") else "serve"
     rest = argv[1:] if argv and argv[0] == command else argv
