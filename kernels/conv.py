@@ -133,15 +133,7 @@ def _forward_flat(xp, w, b, dilation, mask, y):
         offs[t:t + 4], wa[t:t + 4], wb[t:t + 4] = 0, 0.0, 0.0  # pad to a multiple of 4
         a0[:] = b[co0]
         a1[:] = b[co1]
-        for g in range(0, t, 4):
-            x0, x1 = xf[offs[g]:offs[g] + n], xf[offs[g + 1]:offs[g + 1] + n]
-            x2, x3 = xf[offs[g + 2]:offs[g + 2] + n], xf[offs[g + 3]:offs[g + 3] + n]
-            p0, p1, p2, p3 = wa[g], wa[g + 1], wa[g + 2], wa[g + 3]
-            r0, r1, r2, r3 = wb[g], wb[g + 1], wb[g + 2], wb[g + 3]
-            for q in range(n):  # load once: a0's store could alias x for all LLVM knows
-                v0, v1, v2, v3 = x0[q], x1[q], x2[q], x3[q]
-                a0[q] += p0 * v0 + p1 * v1 + p2 * v2 + p3 * v3
-                a1[q] += r0 * v0 + r1 * v1 + r2 * v2 + r3 * v3
+        _sweep_pair(xf, offs, wa, wb, t, a0, a1)
         for oy in range(ho):  # element loops: a Numba slice assignment costs ~40 ns a call
             for ox in range(wo):
                 y[co1, oy, ox] = a1[oy * wp + ox]
