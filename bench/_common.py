@@ -7,20 +7,17 @@ from __future__ import annotations
 
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 
 def load_network(seed: int = 0):
     """(net, description): models/lenet.npz if present, else a seeded random LeNet."""
-    import convnet
+    from convscope import convnet
     path = convnet.default_model_path()
     if path.is_file():
         return convnet.Network.load(path), f"trained weights from {path.relative_to(REPO)}"
@@ -31,13 +28,13 @@ def load_network(seed: int = 0):
 def test_images(n: int = 10_000):
     """(x (N,1,32,32) float32, labels int64, description): the MNIST test set if cached, else the
     shipped 300 samples tiled up to n (the timing does not depend on the pixel values)."""
-    from convnet import mnist
-    from convnet.train import to_network_input
+    from convscope.convnet import mnist
+    from convscope.convnet.train import to_network_input
     try:
         images, labels = mnist.load_mnist("test")
         return to_network_input(images[:n]), labels[:n].astype(np.int64), f"MNIST test set ({min(n, len(images))} images)"
     except Exception as exc:  # noqa: BLE001  (any cache problem: fall back, and say so)
-        from convnet.samples import load_samples
+        from convscope.convnet.samples import load_samples
         s = load_samples()
         reps = -(-n // len(s))
         x = to_network_input(np.tile(s.images, (reps, 1, 1))[:n])
@@ -47,8 +44,8 @@ def test_images(n: int = 10_000):
 
 def train_images():
     """(x (60000,1,32,32), labels, description): MNIST train, else random pixels (same shapes)."""
-    from convnet import mnist
-    from convnet.train import to_network_input
+    from convscope.convnet import mnist
+    from convscope.convnet.train import to_network_input
     try:
         images, labels = mnist.load_mnist("train")
         return to_network_input(images), labels.astype(np.int64), "MNIST train set (60000 images)"

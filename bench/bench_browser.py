@@ -18,7 +18,6 @@ import math
 import os
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,7 @@ SERVER = """
 import logging, sys
 from werkzeug.serving import make_server
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
-from server import create_app
+from convscope.server import create_app
 cfg = {"MODEL_PATHS": [sys.argv[2]]} if sys.argv[2] else {}
 app = create_app(cfg or None)
 make_server("127.0.0.1", int(sys.argv[1]), app, threaded=True).serve_forever()
@@ -52,8 +51,7 @@ def free_port() -> int:
 
 
 def placeholder_model(tmp: Path) -> str:
-    sys.path.insert(0, str(ROOT))
-    from convnet import LENET, Network
+    from convscope.convnet import LENET, Network
     path = tmp / "lenet-random.npz"
     Network.from_spec(LENET, seed=0, name="lenet").save(path, {"name": "lenet", "note": "random placeholder"})
     return str(path)

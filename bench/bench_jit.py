@@ -19,8 +19,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import REPO, header, load_network, verdict  # noqa: E402
 
 TARGET_S = 1.5
@@ -40,7 +38,7 @@ print("READY", {"import": t1 - t0, "build": t2 - t1, "first_trace": t3 - t2}, fl
 
 SERVER_CHILD = r"""
 import time; t0 = time.perf_counter()
-import server
+from convscope import server
 app = server.create_app()
 t1 = time.perf_counter()
 image = [[0.0] * 28 for _ in range(28)]
@@ -88,7 +86,7 @@ def warm_runs(code, env, reps):
 
 def server_env(env, tmp):
     """Point the server at models/lenet.npz, or at a random LeNet saved in tmp if there is none."""
-    import convnet
+    from convscope import convnet
     if convnet.default_model_path().is_file():
         return env, "models/lenet.npz"
     net, _ = load_network()
@@ -115,7 +113,7 @@ def main(argv=None) -> int:
         if args.no_server:
             return 0
         try:
-            import server  # noqa: F401
+            from convscope import server  # noqa: F401
         except ImportError as exc:
             print(f"server: not importable ({exc}); skipping the start-to-first-request lines")
             return 0

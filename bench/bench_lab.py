@@ -10,13 +10,9 @@ and scipy agree to 1e-5 (max abs diff printed). Target (docs): >= 4x faster than
 """
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def timed(fn, repeat):
@@ -37,7 +33,7 @@ def row(name, stats, ref=None):
 
 def bench_kernel(k, image, repeat):
     from scipy import ndimage
-    from kernels import conv2d_depthwise
+    from convscope.kernels import conv2d_depthwise
 
     c = image.shape[0]
     rng = np.random.default_rng(k)

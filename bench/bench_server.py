@@ -32,7 +32,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 
 def parse_args(argv=None):
@@ -57,7 +56,7 @@ def parse_args(argv=None):
 def make_body(kind: str, encoding: str = "json") -> bytes:
     import orjson
     from PIL import Image
-    from convnet.samples import load_samples
+    from convscope.convnet.samples import load_samples
     digit = load_samples().images[0]
     extra = {} if encoding == "json" else {"encoding": encoding}
     if kind == "array28":
@@ -79,9 +78,9 @@ def stats_ms(samples_s):
 
 
 def in_process(args) -> None:
-    from server import create_app, schema
-    from server.preprocess import mnist
-    from server.decode import image_from
+    from convscope.server import create_app, schema
+    from convscope.server.preprocess import mnist
+    from convscope.server.decode import image_from
     import orjson
     app = create_app({"MODEL_PATHS": [args.model] if args.model else None, "WARM_LAB": False})
     client = app.test_client()
@@ -131,7 +130,7 @@ def free_port() -> int:
 
 
 def start_server(args, port: int) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "server.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+    cmd = [sys.executable, "-m", "convscope", "serve", "--host", "127.0.0.1", "--port", str(port),
            "--workers", str(args.workers), "--threads", str(args.threads)]
     if args.model:
         cmd += ["--model", args.model]
@@ -234,7 +233,7 @@ def load_test(args) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    import kernels  # noqa: F401  (NUMBA_CACHE_DIR before numba)
+    from convscope import kernels  # noqa: F401  (NUMBA_CACHE_DIR before numba)
     in_process(args)
     if not args.no_load:
         load_test(args)

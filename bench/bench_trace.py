@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import header, import_torch, load_network, repeat, stats, verdict  # noqa: E402
 
 TARGET_US, TARGET_RATIO = 50.0, 4.0
@@ -37,8 +34,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     net, desc = load_network()
     header("trace: one image, every intermediate", desc)
-    from convnet.samples import load_samples
-    from convnet.train import to_network_input
+    from convscope.convnet.samples import load_samples
+    from convscope.convnet.train import to_network_input
     x = to_network_input(load_samples().images[:1])[0]          # (1, 32, 32)
     ours = repeat(lambda: net.trace(x), args.reps, warmup=20)
     med = np.median(ours) * 1e6

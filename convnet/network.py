@@ -14,14 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-import kernels as K
-from kernels import geometry
+from convscope import kernels as K
+from convscope.resources import data_path
+from convscope.kernels import geometry
 
 from . import layers as L
 from .spec import validate
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-MODELS_DIR = REPO_ROOT / "models"
+MODELS_DIR = data_path("models")
 
 
 def default_model_path() -> Path:

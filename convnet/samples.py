@@ -13,7 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_PATH = Path(__file__).resolve().parent.parent / "models" / "mnist_samples.npz"
+from convscope.resources import data_path
+
+DEFAULT_PATH = data_path("models", "mnist_samples.npz")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-import kernels as K
+from convscope import kernels as K
 
 from . import mnist
 from .evaluate import evaluate_arrays, format_confusion

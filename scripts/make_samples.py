@@ -17,9 +17,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from convnet import mnist  # noqa: E402
+from convscope.convnet import mnist  # noqa: E402
 
 DEFAULT_SEED = 1998
 DEFAULT_PER_CLASS = 30

@@ -1,19 +1,18 @@
 """ConvScope's web server: a Flask app factory, one blueprint, the JSON API and the two pages."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import Flask
 
-__version__ = "0.1.0"
-ROOT = Path(__file__).resolve().parent.parent
+from convscope import __version__  # noqa: F401  (the API reports it)
+from convscope.resources import data_path
 
 
 def create_app(test_config: dict | None = None, overrides: dict | None = None) -> Flask:
     """Defaults, then ``CONVSCOPE_*`` settings from the environment or ``test_config``, then
     ``overrides`` (the CLI's options), then the resources (errors, security headers, model
     registry), then the blueprint."""
-    app = Flask(__name__, static_folder=str(ROOT / "static"), template_folder=str(ROOT / "templates"))
+    app = Flask(__name__, static_folder=str(data_path("static")),
+                template_folder=str(data_path("templates")))
     app.config.from_mapping(
         MAX_CONTENT_LENGTH=8 << 20,     # request bodies (413 above)
         MAX_FORM_MEMORY_SIZE=8 << 20,

@@ -120,7 +120,7 @@ def _lab_image(fields, upload) -> tuple[np.ndarray, str | None]:
 
 @bp.post("/api/convolve")
 def convolve():
-    from convnet import lab
+    from convscope.convnet import lab
     t0 = time.perf_counter()
     fields, upload = read_body(request)
     image, notice = _lab_image(fields, upload)

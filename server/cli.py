@@ -13,7 +13,7 @@ import sys
 USAGE = """convscope [serve] [--host HOST] [--port PORT] [--workers N] [--model PATH]
        convscope train [options]      (convscope train --help)
        convscope evaluate [options]   (convscope evaluate --help)"""
-PASS_THROUGH = {"train": "convnet.train", "evaluate": "convnet.evaluate"}
+PASS_THROUGH = {"train": "convscope.convnet.train", "evaluate": "convscope.convnet.evaluate"}
 
 
 def serve_parser() -> argparse.ArgumentParser:
@@ -34,7 +34,7 @@ def serve(argv) -> int:
     args = serve_parser().parse_args(argv)
     if args.workers < 0 or args.threads < 1 or not 0 <= args.port <= 65535:
         return fail("--workers must be ≥ 0, --threads ≥ 1 and --port 0–65535")
-    import kernels  # noqa: F401  (sets NUMBA_CACHE_DIR before numba is imported)
+    from convscope import kernels  # noqa: F401  (sets NUMBA_CACHE_DIR before numba is imported)
     from . import create_app, serving
     from .registry import ModelLoadError
     overrides = {"WARM_LAB": not args.workers}   # the lab's thread pool must start after a fork (serving.py)
@@ -86,7 +86,7 @@ def _dispatch(argv=None) -> int:
         return serve(rest)
     if command in PASS_THROUGH:
         import importlib
-        import kernels  # noqa: F401  (NUMBA_CACHE_DIR first)
+        from convscope import kernels  # noqa: F401  (NUMBA_CACHE_DIR first)
         return importlib.import_module(PASS_THROUGH[command]).main(rest) or 0
     return fail(f"unknown command {command!r}; use serve, train or evaluate (convscope --help)")
 

@@ -23,7 +23,7 @@ class ModelLoadError(Exception):
 
 class Registry:
     def __init__(self, paths, samples_path=None, warm=True, warm_lab=True):
-        import convnet  # late: kernels/_config must set NUMBA_CACHE_DIR before numba loads
+        from convscope import convnet  # late: kernels/_config must set NUMBA_CACHE_DIR before numba loads
         self.models = {}
         for path in paths or [convnet.default_model_path()]:
             path = Path(path)
@@ -51,7 +51,7 @@ class Registry:
     def warm_lab(self) -> None:
         """One small lab call.  It starts Numba's parallel thread pool, which must not happen in a
         process that later forks (GNU OpenMP is not fork-safe): gunicorn workers call this after fork."""
-        from convnet import lab
+        from convscope.convnet import lab
         lab.convolve(np.zeros((1, 8, 8), np.float32), np.ones((3, 3), np.float32),
                      activation="relu", pool={"kind": "max", "size": (2, 2), "stride": (2, 2)})
 
@@ -71,7 +71,7 @@ class Registry:
         return self._model_json[net.name]
 
     def samples(self):
-        from convnet.samples import load_samples
+        from convscope.convnet.samples import load_samples
         try:
             return load_samples(self.samples_path)
         except OSError:

@@ -8,7 +8,7 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from server import create_app
+from convscope.server import create_app
 
 # The repo's default model (models/lenet.npz) unless CONVSCOPE_TEST_MODEL names another weights file.
 MODEL_PATHS = [os.environ["CONVSCOPE_TEST_MODEL"]] if os.environ.get("CONVSCOPE_TEST_MODEL") else None
@@ -47,5 +47,5 @@ def live_server():
 @pytest.fixture(scope="session")
 def samples():
     """The shipped MNIST test digits: .images uint8 (N, 28, 28), .labels, .indices."""
-    from convnet.samples import load_samples
+    from convscope.convnet.samples import load_samples
     return load_samples()

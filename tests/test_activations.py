@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from kernels import activations as A
-from kernels.activations_ref import ACTIVATIONS_REF
+from convscope.kernels import activations as A
+from convscope.kernels.activations_ref import ACTIVATIONS_REF
 
 NAMES = sorted(A.ACTIVATIONS)
 RTOL, ATOL = 1e-5, 1e-6  # float32 kernels vs float64 twins rounded to float32

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from kernels.affine import affine_warp_batch, affine_warp_batch_ref, random_affine_mats
+from convscope.kernels.affine import affine_warp_batch, affine_warp_batch_ref, random_affine_mats
 
 scipy_ndimage = pytest.importorskip("scipy.ndimage", reason="scipy is a test dependency")
 

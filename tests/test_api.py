@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import convscope
+
 LENET = [("input", "input", [1, 32, 32]), ("conv1", "conv", [6, 28, 28]), ("relu1", "relu", [6, 28, 28]),
          ("pool1", "maxpool", [6, 14, 14]), ("conv2", "conv", [16, 10, 10]), ("relu2", "relu", [16, 10, 10]),
          ("pool2", "maxpool", [16, 5, 5]), ("flatten", "flatten", [400]), ("fc1", "dense", [120]),
@@ -45,7 +47,7 @@ def shape_of(nested) -> list[int]:
 # ---- health, model, weights ----------------------------------------------------------------------
 def test_health(client):
     r = client.get("/api/health")
-    assert r.status_code == 200 and r.get_json() == {"ok": True, "model": "lenet", "version": "0.1.0"}
+    assert r.status_code == 200 and r.get_json() == {"ok": True, "model": "lenet", "version": convscope.__version__}
 
 
 def test_model_describes_every_layer(client):

@@ -7,7 +7,7 @@ import types
 
 import pytest
 
-from server import cli, serving
+from convscope.server import cli, serving
 
 MODEL = ["--model", os.environ["CONVSCOPE_TEST_MODEL"]] if os.environ.get("CONVSCOPE_TEST_MODEL") else []
 
@@ -36,9 +36,9 @@ def test_errors_print_one_line_and_exit_2(capsys, argv, message):
 @pytest.mark.parametrize("command", ["train", "evaluate"])
 def test_subcommands_pass_their_arguments_through(monkeypatch, command):
     seen = {}
-    fake = types.ModuleType(f"convnet.{command}")
+    fake = types.ModuleType(f"convscope.convnet.{command}")
     fake.main = lambda argv: seen.setdefault("argv", argv) and 0
-    monkeypatch.setitem(sys.modules, f"convnet.{command}", fake)
+    monkeypatch.setitem(sys.modules, f"convscope.convnet.{command}", fake)
     assert cli.main([command, "--epochs", "1", "--out", "x.npz"]) == 0
     assert seen["argv"] == ["--epochs", "1", "--out", "x.npz"]
 

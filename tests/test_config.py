@@ -5,23 +5,24 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kernels._config import sources_digest
+import convscope.kernels
+from convscope.kernels._config import sources_digest
 
-ROOT = Path(__file__).resolve().parents[1]
-PROBE = "import kernels, os; print(os.environ['NUMBA_CACHE_DIR'])"
+KERNELS = Path(convscope.kernels.__file__).resolve().parent
+PROBE = "import convscope.kernels, os; print(os.environ['NUMBA_CACHE_DIR'])"
 
 
 def run_probe(env_overrides):
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
     env.update(env_overrides)
-    out = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True,
+    out = subprocess.run([sys.executable, "-c", PROBE], cwd=KERNELS.parent.parent, env=env, capture_output=True,
                          text=True, timeout=120, check=True)
     return out.stdout.strip()
 
 
 def test_cache_goes_to_xdg_cache_keyed_by_the_kernel_sources(tmp_path):
     path = Path(run_probe({"XDG_CACHE_HOME": str(tmp_path)}))
-    assert path == tmp_path / "convscope" / "numba" / sources_digest(ROOT / "kernels")
+    assert path == tmp_path / "convscope" / "numba" / sources_digest(KERNELS)
 
 
 def test_a_users_numba_cache_dir_wins(tmp_path):
@@ -30,7 +31,7 @@ def test_a_users_numba_cache_dir_wins(tmp_path):
 
 def test_digest_changes_when_any_kernel_source_changes(tmp_path):
     copy = tmp_path / "kernels"
-    shutil.copytree(ROOT / "kernels", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(KERNELS, copy, ignore=shutil.ignore_patterns("__pycache__"))
     before = sources_digest(copy)
     assert sources_digest(copy) == before
     (copy / "conv.py").write_text((copy / "conv.py").read_text() + "\n# edited\n")

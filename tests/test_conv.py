@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from kernels import (conv2d, conv2d_backward, conv2d_backward_batch, conv2d_backward_params_batch,
+from convscope.kernels import (conv2d, conv2d_backward, conv2d_backward_batch, conv2d_backward_params_batch,
                      conv2d_batch, conv2d_depthwise, conv2d_parallel,
                      conv2d_relu_max_pool2d_backward_batch,
                      conv2d_relu_max_pool2d_backward_params_batch, conv2d_relu_max_pool2d_batch,
                      max_pool2d_backward_batch, max_pool2d_batch, relu, relu_backward)
-from kernels.conv_ref import (conv2d_backward_batch_ref, conv2d_backward_ref, conv2d_batch_ref,
+from convscope.kernels.conv_ref import (conv2d_backward_batch_ref, conv2d_backward_ref, conv2d_batch_ref,
                               conv2d_depthwise_ref, conv2d_ref)
-from kernels.pool_ref import max_pool2d_backward_ref
+from convscope.kernels.pool_ref import max_pool2d_backward_ref
 
 F32 = np.float32
 SETTINGS = settings(max_examples=50, deadline=None)

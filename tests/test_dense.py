@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from kernels.dense_ref import cross_entropy_ref, dense_backward_ref, dense_ref, softmax_ref
+from convscope.kernels.dense_ref import cross_entropy_ref, dense_backward_ref, dense_ref, softmax_ref
 
 # `kernels.dense` the attribute is the function (re-exported by the package); we want the module.
-K = importlib.import_module("kernels.dense")
+K = importlib.import_module("convscope.kernels.dense")
 SETTINGS = settings(max_examples=30, deadline=None)
 dims = st.integers(1, 48)
 

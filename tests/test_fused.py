@@ -2,7 +2,7 @@
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-import kernels as K
+from convscope import kernels as K
 
 
 @settings(max_examples=25, deadline=None)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
-from kernels import geometry as G
+from convscope.kernels import geometry as G
 
 LENET = [
     {"kind": "input"},

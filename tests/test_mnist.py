@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from convnet import mnist
-from convnet.mnist import ALL_FILES, MnistCorrupt, MnistUnavailable, load_mnist, mnist_checksum
+from convscope.convnet import mnist
+from convscope.convnet.mnist import ALL_FILES, MnistCorrupt, MnistUnavailable, load_mnist, mnist_checksum
 
 N = 5
 RNG = np.random.default_rng(0)

@@ -4,13 +4,13 @@ import json
 import numpy as np
 import pytest
 
-from convnet import Network, architecture
-from convnet.optim import Adam, SGD, learning_rate
-from convnet.spec import LENET5_C3_TABLE
-from kernels.activations_ref import ACTIVATIONS_REF
-from kernels.conv_ref import conv2d_ref
-from kernels.dense_ref import dense_ref, softmax_ref
-from kernels.pool_ref import avg_pool2d_ref, l2_pool2d_ref, max_pool2d_ref
+from convscope.convnet import Network, architecture
+from convscope.convnet.optim import Adam, SGD, learning_rate
+from convscope.convnet.spec import LENET5_C3_TABLE
+from convscope.kernels.activations_ref import ACTIVATIONS_REF
+from convscope.kernels.conv_ref import conv2d_ref
+from convscope.kernels.dense_ref import dense_ref, softmax_ref
+from convscope.kernels.pool_ref import avg_pool2d_ref, l2_pool2d_ref, max_pool2d_ref
 
 TINY = [
     {"name": "input", "kind": "input", "shape": [1, 12, 12]},
@@ -189,7 +189,7 @@ def test_learning_rate_schedules():
 
 def _unfused_loss_and_grads(net, x, y):
     """loss_and_grads the long way: every layer's own forward_batch / backward_batch, with dx."""
-    from kernels import cross_entropy
+    from convscope.kernels import cross_entropy
     caches = []
     for layer in net._train_layers:
         x, cache = layer.forward_batch(x)

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from kernels import (avg_pool2d, avg_pool2d_backward, avg_pool2d_backward_batch, avg_pool2d_batch,
+from convscope.kernels import (avg_pool2d, avg_pool2d_backward, avg_pool2d_backward_batch, avg_pool2d_batch,
                      l2_pool2d, l2_pool2d_backward, l2_pool2d_backward_batch, l2_pool2d_batch,
                      max_pool2d, max_pool2d_backward, max_pool2d_backward_batch, max_pool2d_batch)
-from kernels.pool_ref import (avg_pool2d_backward_ref, avg_pool2d_ref, l2_pool2d_backward_ref,
+from convscope.kernels.pool_ref import (avg_pool2d_backward_ref, avg_pool2d_ref, l2_pool2d_backward_ref,
                               l2_pool2d_ref, max_pool2d_backward_ref, max_pool2d_ref)
 
 F32 = np.float32

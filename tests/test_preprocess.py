@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from server import preprocess
+from convscope.server import preprocess
 
 N_CLASSIFY = 100
 
@@ -79,7 +79,7 @@ REDRAWS = {"as shipped": lambda u8: u8, "corner": corner, "4x larger": four_time
 
 @pytest.fixture(scope="module")
 def net():
-    import convnet
+    from convscope import convnet
     return convnet.Network.load(convnet.default_model_path())
 
 

@@ -7,12 +7,13 @@ with the official test set directly and is skipped only where the MNIST cache is
 import hashlib
 import importlib.util
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from convnet import mnist
-from convnet.samples import DEFAULT_PATH, Samples, load_samples
+from convscope.convnet import mnist
+from convscope.convnet.samples import DEFAULT_PATH, Samples, load_samples
 
 MD_PATH = DEFAULT_PATH.with_suffix(".md")
 
@@ -95,19 +96,19 @@ def test_wrong_dtype_is_rejected(tmp_path):
 
 def load_make_samples():
     spec = importlib.util.spec_from_file_location(
-        "make_samples", DEFAULT_PATH.parent.parent / "scripts" / "make_samples.py")
+        "make_samples", Path(__file__).resolve().parents[1] / "scripts" / "make_samples.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
 def test_equal_to_official_test_set(samples):
-    """Needs the MNIST cache (python -m convnet.mnist); never downloads."""
+    """Needs the MNIST cache (python -m convscope.convnet.mnist); never downloads."""
     try:
         images, labels = mnist.load_mnist("test", download=False)
     except mnist.MnistUnavailable:
         pytest.skip(f"MNIST cache not found in {mnist.resolve_cache_dir()}; "
-                    "run `python -m convnet.mnist` once to enable this check")
+                    "run `python -m convscope.convnet.mnist` once to enable this check")
     np.testing.assert_array_equal(samples.images, images[samples.indices])
     np.testing.assert_array_equal(samples.labels, labels[samples.indices])
     folder = mnist.resolve_cache_dir()

@@ -15,13 +15,13 @@ import os
 import numpy as np
 import pytest
 
-import convnet
-from convnet.samples import load_samples
-from convnet.train import to_network_input
-from kernels.activations_ref import ACTIVATIONS_REF
-from kernels.conv_ref import conv2d_ref
-from kernels.dense_ref import dense_ref, softmax_ref
-from kernels.pool_ref import avg_pool2d_ref, l2_pool2d_ref, max_pool2d_ref
+from convscope import convnet
+from convscope.convnet.samples import load_samples
+from convscope.convnet.train import to_network_input
+from convscope.kernels.activations_ref import ACTIVATIONS_REF
+from convscope.kernels.conv_ref import conv2d_ref
+from convscope.kernels.dense_ref import dense_ref, softmax_ref
+from convscope.kernels.pool_ref import avg_pool2d_ref, l2_pool2d_ref, max_pool2d_ref
 
 TOL = dict(atol=1e-5, rtol=1e-5)
 # CONVSCOPE_NO_TORCH=1 exercises the no-torch path (NumPy twins on everything) where torch exists.

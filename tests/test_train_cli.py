@@ -4,10 +4,10 @@ import json
 import numpy as np
 import pytest
 
-from convnet import Network, mnist
-from convnet import evaluate as evaluate_cli
-from convnet import train as train_cli
-from convnet.samples import load_samples
+from convscope.convnet import Network, mnist
+from convscope.convnet import evaluate as evaluate_cli
+from convscope.convnet import train as train_cli
+from convscope.convnet.samples import load_samples
 
 
 def idx_bytes(array: np.ndarray) -> bytes:

@@ -8,7 +8,6 @@ Playwright predicates are passed as functions, never strings: the page's CSP has
 from __future__ import annotations
 
 import json
-import math
 import urllib.request
 
 import pytest

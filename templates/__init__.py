@@ -1,0 +1,1 @@
+"""Package data: the Jinja templates of the pages, found with importlib.resources."""
