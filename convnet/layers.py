@@ -1,36 +1,34 @@
-"""Layers: thin objects that hold parameters and resolved geometry and call the Numba kernels.
+"""Layers: thin objects that hold parameters, read their geometry from a LayerSpec and call the kernels.
 
 Shape legend: one image x is (C, H, W); a batch X is (N, C, H, W); dense inputs are (D,) / (N, D).
-Every layer offers ``forward(x)`` for one image (the trace), ``forward_batch(X)`` returning the
-output and whatever ``backward_batch`` needs, and ``backward_batch(cache, dY)`` returning the input
-gradient and a dict of parameter gradients (same keys as ``params``).
+Every layer offers ``plan()`` (its kernel for the single-image trace, see ``trace_plan``),
+``forward_batch(X)`` returning the output and whatever ``backward_batch`` needs, and
+``backward_batch(cache, dY)`` returning the input gradient and a dict of parameter gradients (same
+keys as ``params``).  ``chains`` is the one matcher for the fused runs of layers (conv → ReLU →
+max-pool, dense → ReLU/softmax) that the trace and the training both use.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from convscope import kernels as K
-from convscope.kernels import geometry
+from convscope.layerspec import LayerSpec
 
-from .spec import ACTIVATION_KINDS, POOL_KINDS
+CONV_RELU_MAXPOOL = ("conv", "relu", "maxpool")
+TRACE_FUSIONS = (CONV_RELU_MAXPOOL, ("dense", "relu"), ("dense", "softmax"))
+TRAIN_FUSIONS = (CONV_RELU_MAXPOOL,)
 
 
 class Layer:
     kind = "layer"
 
-    def __init__(self, spec: dict, in_shape: tuple):
-        self.spec = dict(spec)
-        self.name = spec["name"]
-        self.kind = spec["kind"]
-        self.in_shape = tuple(int(s) for s in in_shape)
+    def __init__(self, spec: LayerSpec):
+        self.spec = spec
+        self.name = spec.name
+        self.kind = spec.kind
+        self.in_shape = spec.in_shape
+        self.out_shape = spec.out_shape
         self.params: dict[str, np.ndarray] = {}
-        self.out_shape = self.in_shape
-
-    def hyper(self) -> dict:
-        return {}
-
-    def forward(self, x):
-        return x, None
 
     def plan(self):
         """(kernel, extra args, returns (y, extra)?) for the trace's tight loop: y = kernel(x, *args)."""
@@ -48,27 +46,13 @@ class Input(Layer):
 
 
 class Conv(Layer):
-    def __init__(self, spec, in_shape):
-        super().__init__(spec, in_shape)
-        c_in, h, w = self.in_shape
-        c_out = int(spec["out_channels"])
-        self.kernel = tuple(int(k) for k in spec.get("kernel", (5, 5)))
-        self.stride = tuple(int(s) for s in spec.get("stride", (1, 1)))
-        self.dilation = tuple(int(d) for d in spec.get("dilation", (1, 1)))
-        self.pad = geometry.resolve_padding(spec.get("padding", "valid"), self.kernel, self.dilation,
-                                            self.stride, input_size=(h, w))
-        table = spec.get("connections")
-        self.mask = (np.ones((c_out, c_in), np.float32) if table is None
-                     else np.ascontiguousarray(table, dtype=np.float32))
-        if self.mask.shape != (c_out, c_in):
-            raise ValueError(f"{self.name}: connection table must be {c_out}×{c_in}")
-        ho = geometry.conv_output_size(h, self.kernel[0], self.stride[0], self.pad[0] + self.pad[1],
-                                       self.dilation[0])
-        wo = geometry.conv_output_size(w, self.kernel[1], self.stride[1], self.pad[2] + self.pad[3],
-                                       self.dilation[1])
-        if ho <= 0 or wo <= 0:
-            raise ValueError(f"{self.name}: output would be {ho}×{wo}")
-        self.out_shape = (c_out, ho, wo)
+    def __init__(self, spec):
+        super().__init__(spec)
+        c_in, c_out = self.in_shape[0], self.out_shape[0]
+        w = spec.window
+        self.kernel, self.stride, self.pad, self.dilation = w.kernel, w.stride, w.pad, w.dilation
+        self.mask = (np.ones((c_out, c_in), np.float32) if spec.connections is None
+                     else np.ascontiguousarray(spec.connections, dtype=np.float32))
         self.params = {"weight": np.zeros((c_out, c_in, *self.kernel), np.float32),
                        "bias": np.zeros(c_out, np.float32)}
 
@@ -79,15 +63,8 @@ class Conv(Layer):
         self.params["weight"] = (w * self.mask[:, :, None, None]).astype(np.float32)
         self.params["bias"] = np.zeros_like(self.params["bias"])
 
-    def hyper(self):
-        return {"out_channels": self.out_shape[0], "kernel": list(self.kernel),
-                "stride": list(self.stride), "pad": list(self.pad), "dilation": list(self.dilation)}
-
     def _args(self):
         return self.params["weight"], self.params["bias"], self.stride, self.pad, self.dilation, self.mask
-
-    def forward(self, x):
-        return K.conv2d(x, *self._args()), None
 
     def plan(self):
         return K.conv2d, self._args(), False
@@ -125,23 +102,9 @@ class Conv(Layer):
 
 
 class Pool(Layer):
-    def __init__(self, spec, in_shape):
-        super().__init__(spec, in_shape)
-        c, h, w = self.in_shape
-        self.size = tuple(int(k) for k in spec.get("size", (2, 2)))
-        self.stride = tuple(int(s) for s in spec.get("stride", self.size))
-        self.pad = geometry.resolve_padding(spec.get("padding", 0), self.size, (1, 1), self.stride,
-                                            input_size=(h, w))
-        ho = geometry.conv_output_size(h, self.size[0], self.stride[0], self.pad[0] + self.pad[1], 1)
-        wo = geometry.conv_output_size(w, self.size[1], self.stride[1], self.pad[2] + self.pad[3], 1)
-        self.out_shape = (c, ho, wo)
-
-    def hyper(self):
-        return {"size": list(self.size), "stride": list(self.stride), "pad": list(self.pad)}
-
-    def forward(self, x):
-        fn, args, pair = self.plan()
-        return fn(x, *args) if pair else (fn(x, *args), None)
+    def __init__(self, spec):
+        super().__init__(spec)
+        self.size, self.stride, self.pad = spec.window.kernel, spec.window.stride, spec.window.pad
 
     def plan(self):
         fn = {"maxpool": K.max_pool2d, "avgpool": K.avg_pool2d, "l2pool": K.l2_pool2d}[self.kind]
@@ -167,20 +130,14 @@ class Pool(Layer):
 
 
 class Activation(Layer):
-    def __init__(self, spec, in_shape):
-        super().__init__(spec, in_shape)
-        self.alpha = float(spec.get("alpha", 0.01))
+    def __init__(self, spec):
+        super().__init__(spec)
+        self.alpha = spec.alpha
         fwd, bwd = K.ACTIVATIONS[self.kind][:2]
         self._fwd, self._bwd = fwd, bwd
 
-    def hyper(self):
-        return {"alpha": self.alpha} if self.kind == "leaky_relu" else {}
-
     def _call(self, fn, *args):
         return fn(*args, self.alpha) if self.kind == "leaky_relu" else fn(*args)
-
-    def forward(self, x):
-        return self._call(self._fwd, x), None
 
     def plan(self):
         return self._fwd, ((self.alpha,) if self.kind == "leaky_relu" else ()), False
@@ -193,13 +150,6 @@ class Activation(Layer):
 
 
 class Flatten(Layer):
-    def __init__(self, spec, in_shape):
-        super().__init__(spec, in_shape)
-        self.out_shape = (int(np.prod(self.in_shape)),)
-
-    def forward(self, x):
-        return x.reshape(-1), None
-
     def plan(self):
         return np.ravel, (), False
 
@@ -211,12 +161,9 @@ class Flatten(Layer):
 
 
 class Dense(Layer):
-    def __init__(self, spec, in_shape):
-        super().__init__(spec, in_shape)
-        if len(self.in_shape) != 1:
-            raise ValueError(f"{self.name}: a dense layer needs a flat input (add a flatten layer)")
-        units = int(spec["units"])
-        self.out_shape = (units,)
+    def __init__(self, spec):
+        super().__init__(spec)
+        units = self.out_shape[0]
         self.params = {"weight": np.zeros((units, self.in_shape[0]), np.float32),
                        "bias": np.zeros(units, np.float32)}
 
@@ -225,12 +172,6 @@ class Dense(Layer):
         self.params["weight"] = (rng.standard_normal(self.params["weight"].shape)
                                  * np.sqrt(2.0 / fan_in)).astype(np.float32)
         self.params["bias"] = np.zeros_like(self.params["bias"])
-
-    def hyper(self):
-        return {"units": self.out_shape[0]}
-
-    def forward(self, x):
-        return K.dense(x, self.params["weight"], self.params["bias"]), None
 
     def plan(self):
         return K.dense, (self.params["weight"], self.params["bias"]), False
@@ -244,9 +185,6 @@ class Dense(Layer):
 
 
 class Softmax(Layer):
-    def forward(self, x):
-        return K.softmax(x), None
-
     def plan(self):
         return K.softmax, (), False
 
@@ -254,16 +192,23 @@ class Softmax(Layer):
         return K.softmax_batch(x), None
 
 
-def build(spec: dict, in_shape: tuple) -> Layer:
-    kind = spec["kind"]
-    if kind == "conv":
-        return Conv(spec, in_shape)
-    if kind in POOL_KINDS:
-        return Pool(spec, in_shape)
-    if kind in ACTIVATION_KINDS:
-        return Activation(spec, in_shape)
-    cls = {"input": Input, "flatten": Flatten, "dense": Dense, "softmax": Softmax}[kind]
-    return cls(spec, in_shape)
+OP_CLASSES = {"input": Input, "conv": Conv, "pool": Pool, "activation": Activation,
+              "flatten": Flatten, "dense": Dense, "softmax": Softmax}
+
+
+def build(spec: LayerSpec) -> Layer:
+    return OP_CLASSES[spec.op](spec)
+
+
+def chains(kinds: list[str], patterns) -> list[tuple[int, int]]:
+    """(start, length) runs covering ``kinds`` left to right: a run is the first of ``patterns``
+    that matches at ``start`` (fused into one kernel call), else a single layer."""
+    runs, i = [], 0
+    while i < len(kinds):
+        n = next((len(p) for p in patterns if tuple(kinds[i:i + len(p)]) == p), 1)
+        runs.append((i, n))
+        i += n
+    return runs
 
 
 def trace_plan(layers: list[Layer]) -> list[tuple]:
@@ -271,22 +216,18 @@ def trace_plan(layers: list[Layer]) -> list[tuple]:
 
     conv → relu → maxpool, dense → relu and dense → softmax become one fused kernel call each;
     every other layer is its own step.  A max-pool step's last output is its winners."""
-    steps, i = [], 0
-    while i < len(layers):
-        la = layers[i]
-        kinds = tuple(x.kind for x in layers[i:i + 3])
-        if kinds == ("conv", "relu", "maxpool"):
-            pool = layers[i + 2]
-            steps.append(((la.name, layers[i + 1].name, pool.name), kinds, K.conv2d_relu_max_pool2d,
+    steps = []
+    for i, n in chains([la.kind for la in layers], TRACE_FUSIONS):
+        la, run = layers[i], layers[i:i + n]
+        names, kinds = tuple(x.name for x in run), tuple(x.kind for x in run)
+        if kinds == CONV_RELU_MAXPOOL:
+            pool = run[2]
+            steps.append((names, kinds, K.conv2d_relu_max_pool2d,
                           (*la._args(), pool.size, pool.stride, pool.pad), 4))
-            i += 3
-        elif kinds[:2] in (("dense", "relu"), ("dense", "softmax")):
+        elif n == 2:
             fn = K.dense_relu if kinds[1] == "relu" else K.dense_softmax
-            steps.append(((la.name, layers[i + 1].name), kinds[:2], fn,
-                          (la.params["weight"], la.params["bias"]), 2))
-            i += 2
+            steps.append((names, kinds, fn, (la.params["weight"], la.params["bias"]), 2))
         else:
             fn, args, pair = la.plan()
-            steps.append(((la.name,), (la.kind,), fn, args, 2 if pair else 1))
-            i += 1
+            steps.append((names, kinds, fn, args, 2 if pair else 1))
     return steps

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from convscope import kernels as K
-from convscope.resources import data_path
 from convscope.kernels import geometry
+from convscope.layerspec import LayerSpec, resolve
+from convscope.resources import data_path
 
 from . import layers as L
-from .spec import validate
 
 MODELS_DIR = data_path("models")
 
@@ -56,16 +56,11 @@ class Trace:
 
 class Network:
     def __init__(self, spec: list[dict], name: str = "model", card: dict | None = None):
-        validate(spec)
+        self.specs: list[LayerSpec] = resolve(spec)
         self.spec = [dict(layer) for layer in spec]
         self.name = name
         self.card = dict(card or {})
-        self.layers: list[L.Layer] = []
-        shape = tuple(spec[0]["shape"])
-        for layer_spec in spec:
-            layer = L.build(layer_spec, shape)
-            self.layers.append(layer)
-            shape = layer.out_shape
+        self.layers: list[L.Layer] = [L.build(ls) for ls in self.specs]
         self.input_shape = self.layers[0].out_shape
         self._by_name = {layer.name: layer for layer in self.layers}
         # The loss is computed on the logits: a final softmax is folded into the cross-entropy.
@@ -211,13 +206,7 @@ class Network:
         layer with parameters), built once. A chain starts after the end of the previous one."""
         if self._fusions is None:
             kinds = [la.kind for la in self._train_layers]
-            chains, i = set(), 0
-            while i < len(kinds):
-                if tuple(kinds[i:i + 3]) == ("conv", "relu", "maxpool"):
-                    chains.add(i)
-                    i += 3
-                else:
-                    i += 1
+            chains = {i for i, n in L.chains(kinds, L.TRAIN_FUSIONS) if n > 1}
             first = next((i for i, la in enumerate(self._train_layers) if la.params), len(kinds))
             self._fusions = (chains, first)
         return self._fusions
@@ -234,34 +223,18 @@ class Network:
         return dict(self._by_name[name].params)
 
     def describe(self) -> list[dict]:
-        geo = [_geometry_dict(la) for la in self.layers]
-        fields = geometry.receptive_fields(geo, self.input_shape[1:])
+        """Per layer, from its LayerSpec: name, kind, the vocabulary (op, family, window, reduce,
+        inputs), hyper, shapes, parameter count, receptive field and a conv's connection table."""
         out = []
-        for layer, rf in zip(self.layers, fields):
-            entry = {"name": layer.name, "kind": layer.kind, "hyper": layer.hyper(),
-                     "input_shape": list(layer.in_shape), "output_shape": list(layer.out_shape),
-                     "params": int(sum(int(v.size) for v in layer.params.values())),
+        for ls, rf in zip(self.specs, geometry.receptive_fields(self.specs)):
+            entry = {"name": ls.name, "kind": ls.kind, **ls.vocabulary(), "hyper": ls.hyper(),
+                     "input_shape": list(ls.in_shape), "output_shape": list(ls.out_shape),
+                     "params": geometry.param_count(ls),
                      "receptive_field": {k: [int(v) for v in rf[k]] for k in ("size", "jump", "offset")}}
-            if layer.kind == "conv":
-                entry["connections"] = layer.mask.astype(int).tolist()
-                entry["params"] = int(layer.mask.sum()) * layer.kernel[0] * layer.kernel[1] + layer.out_shape[0]
-            if layer.params:
-                entry["params_formula"] = geometry.param_formula(geo[self.layers.index(layer)],
-                                                                 layer.in_shape)
+            if ls.op == "conv":
+                entry["connections"] = self._by_name[ls.name].mask.astype(int).tolist()
             out.append(entry)
         return out
-
-
-def _geometry_dict(layer: L.Layer) -> dict:
-    d = {"kind": layer.kind}
-    if layer.kind == "conv":
-        d.update(kernel=layer.kernel, stride=layer.stride, pad=layer.pad, dilation=layer.dilation,
-                 out_channels=layer.out_shape[0], connections=layer.mask)
-    elif isinstance(layer, L.Pool):
-        d.update(kernel=layer.size, stride=layer.stride, pad=layer.pad, dilation=(1, 1))
-    elif layer.kind == "dense":
-        d.update(units=layer.out_shape[0])
-    return d
 
 
 def _atomic_write(path: Path, write) -> None:

@@ -1,22 +1,7 @@
-"""Layer specifications: the one list that the trace, the JSON API and the browser all follow.
-
-A network is described by a list of plain dicts, one per layer, in order.  Keys by kind:
-
-- ``input``: ``shape`` (C, H, W)
-- ``conv``: ``out_channels``, ``kernel`` (kh, kw), ``stride`` (sh, sw), ``padding``
-  ("valid" | "same" | int | (ph, pw) | (top, bottom, left, right)), ``dilation`` (dh, dw),
-  optional ``connections``: (C_out, C_in) 0/1 table (None = every output sees every input)
-- ``maxpool`` / ``avgpool`` / ``l2pool``: ``size`` (kh, kw), ``stride`` (sh, sw), ``padding``
-- ``relu`` / ``leaky_relu`` (``alpha``) / ``sigmoid`` / ``tanh`` / ``lecun_tanh`` / ``softplus``
-- ``flatten``; ``dense``: ``units``; ``softmax``
-"""
+"""The shipped architectures, as the stored spec lists (the format: ``convscope.layerspec``)."""
 from __future__ import annotations
 
 import copy
-
-ACTIVATION_KINDS = ("relu", "leaky_relu", "sigmoid", "tanh", "lecun_tanh", "softplus")
-POOL_KINDS = ("maxpool", "avgpool", "l2pool")
-KINDS = ("input", "conv", *ACTIVATION_KINDS, *POOL_KINDS, "flatten", "dense", "softmax")
 
 # LeNet-5's partial C3 table (LeCun et al. 1998, table I): column j lists the S2 maps that C3 map j
 # reads.  Six maps see 3 contiguous inputs, nine see 4, one sees all 6.  Rows here are C3 maps.
@@ -68,15 +53,3 @@ ARCHITECTURES = {"lenet": LENET, "lenet5-classic": LENET5_CLASSIC}
 def architecture(name: str) -> list[dict]:
     """A deep copy of a named architecture (KeyError for an unknown name)."""
     return copy.deepcopy(ARCHITECTURES[name])
-
-
-def validate(spec: list[dict]) -> None:
-    """Raise ValueError unless ``spec`` starts with an input layer and has unique names/known kinds."""
-    if not spec or spec[0].get("kind") != "input":
-        raise ValueError("a network spec must start with an 'input' layer")
-    names = [layer.get("name") for layer in spec]
-    if len(set(names)) != len(names) or not all(isinstance(n, str) and n for n in names):
-        raise ValueError("layer names must be unique non-empty strings")
-    for layer in spec:
-        if layer.get("kind") not in KINDS:
-            raise ValueError(f"layer {layer.get('name')!r}: unknown kind {layer.get('kind')!r}")

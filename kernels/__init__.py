@@ -12,6 +12,5 @@ from .activations import ACTIVATIONS, TAKES_ALPHA, relu, relu_backward, leaky_re
 from .activations import sigmoid, sigmoid_backward, tanh, tanh_backward
 from .activations import lecun_tanh, lecun_tanh_backward, softplus, softplus_backward
 from .dense import dense, dense_batch, dense_backward_batch, softmax, softmax_batch, cross_entropy
-from .geometry import conv_output_size, resolve_padding, layer_output_shapes, receptive_fields
-from .geometry import param_count, param_formula
+from .geometry import conv_output_size, resolve_padding, receptive_fields, param_count
 from .fused import conv2d_relu_max_pool2d, dense_relu, dense_softmax

@@ -69,9 +69,34 @@ def health(model_name: str, version: str) -> dict:
 
 def model(net, version: str) -> dict:
     card = net.card or {}
+    layers = net.describe()
+    for entry in layers:
+        formula = param_formula(entry)
+        if formula:
+            entry["params_formula"] = formula
     return {"name": net.name, "version": card.get("version", version),
             "input_shape": list(net.input_shape), "accuracy": card.get("test_accuracy", card.get("accuracy")),
-            "card": card, "layers": net.describe()}
+            "card": card, "layers": layers}
+
+
+def param_formula(entry: dict) -> str | None:
+    """The parameter count as arithmetic, for the summary table: "6 × (5·5·1 + 1) = 156",
+    "17 connections × 5·5 + 16 = 441" (a partial connection table), "120 × (400 + 1) = 48120";
+    None for a layer without parameters.  ``entry``: one layer of ``Network.describe()``."""
+    total = entry["params"]
+    if entry["op"] == "conv":
+        kh, kw = entry["window"]["kernel"]
+        c_out, c_in = entry["output_shape"][0], entry["input_shape"][0]
+        links = sum(map(sum, entry["connections"]))
+        if links != c_out * c_in:
+            return f"{links} connections × {kh}·{kw} + {c_out} = {total}"
+        return f"{c_out} × ({kh}·{kw}·{c_in} + 1) = {total}"
+    if entry["op"] == "dense":
+        inputs = 1
+        for n in entry["input_shape"]:
+            inputs *= n
+        return f"{entry['output_shape'][0]} × ({inputs} + 1) = {total}"
+    return None
 
 
 def weights(name: str, kind: str, params: dict) -> dict:

@@ -55,7 +55,16 @@ def test_model_describes_every_layer(client):
     assert body["name"] == "lenet" and body["input_shape"] == [1, 32, 32] and "card" in body
     assert [(la["name"], la["kind"], la["output_shape"]) for la in body["layers"]] == LENET
     for layer in body["layers"]:
-        assert {"hyper", "input_shape", "params", "receptive_field"} <= set(layer)
+        assert {"hyper", "input_shape", "params", "receptive_field", "op", "family", "window",
+                "inputs"} <= set(layer)
+        assert layer["family"] == ("map" if len(layer["output_shape"]) == 3 else "vector")
+        assert (layer["window"] is None) == (layer["op"] not in ("conv", "pool"))
+    assert [la["inputs"] for la in body["layers"]] == [[]] + [[la["name"]] for la in body["layers"][:-1]]
+    assert [la["family"] for la in body["layers"] if la["name"] in ("relu2", "relu3", "relu4")] == \
+        ["map", "vector", "vector"]
+    pool1 = body["layers"][3]
+    assert pool1["reduce"] == "max" and pool1["window"] == {"kernel": [2, 2], "stride": [2, 2],
+                                                            "pad": [0, 0, 0, 0], "dilation": [1, 1]}
     conv1 = body["layers"][1]
     assert conv1["hyper"] == {"out_channels": 6, "kernel": [5, 5], "stride": [1, 1], "pad": [0, 0, 0, 0],
                               "dilation": [1, 1]}

@@ -6,6 +6,21 @@ import pytest
 from hypothesis import assume, given, settings, strategies as st
 
 from convscope.kernels import geometry as G
+from convscope.layerspec import resolve
+from convscope.server.schema import param_formula
+
+
+def specs(layers, input_shape):
+    """LayerSpecs for a list of geometry dicts ("pad" = (top, bottom, left, right)), named by index."""
+    stored = [{"name": f"l{i}", **{("padding" if k == "pad" else k): v for k, v in layer.items()}}
+              for i, layer in enumerate(layers)]
+    stored[0]["shape"] = input_shape
+    return resolve(stored)
+
+
+def windowed(layer):
+    return layer["kind"] in ("conv", "maxpool", "avgpool", "l2pool")
+
 
 LENET = [
     {"kind": "input"},
@@ -85,24 +100,32 @@ def test_resolve_padding_rejects_bad_forms(padding, stride):
 
 
 def test_lenet_shapes_fields_and_params():
-    shapes = G.layer_output_shapes(LENET, (1, 32, 32))
+    stack = specs(LENET, (1, 32, 32))
+    shapes = [ls.out_shape for ls in stack]
     assert shapes == [(1, 32, 32), (6, 28, 28), (6, 28, 28), (6, 14, 14), (16, 10, 10),
                       (16, 10, 10), (16, 5, 5), (400,), (120,), (120,), (100,), (100,),
                       (10,), (10,)]
-    fields = G.receptive_fields(LENET, (32, 32))
+    fields = G.receptive_fields(stack)
     sizes = [f["size"][0] for f in fields]
     jumps = [f["jump"][0] for f in fields]
     assert sizes[:7] == [1, 5, 5, 6, 14, 14, 16] and jumps[:7] == [1, 1, 1, 2, 2, 2, 4]
     assert all(f["offset"] == (0, 0) for f in fields)
     assert all(f == {"size": (32, 32), "jump": (0, 0), "offset": (0, 0)} for f in fields[7:])
-    in_shapes = [(1, 32, 32)] + shapes[:-1]
-    formulas = [G.param_formula(layer, s) for layer, s in zip(LENET, in_shapes)]
+    formulas = [param_formula(describe(ls)) for ls in stack]
     assert formulas[1] == "6 × (5·5·1 + 1) = 156"
     assert formulas[4] == "16 × (5·5·6 + 1) = 2416"
     assert formulas[8] == "120 × (400 + 1) = 48120"
-    assert formulas[2] is None and G.param_count(LENET[2], (6, 28, 28)) == 0
-    counts = [G.param_count(layer, s) for layer, s in zip(LENET, in_shapes)]
+    assert formulas[2] is None and G.param_count(stack[2]) == 0
+    counts = [G.param_count(ls) for ls in stack]
     assert sum(counts) == 156 + 2416 + 48120 + 12100 + 1010
+
+
+def describe(ls):
+    """The fields of a Network.describe() entry that param_formula reads."""
+    return {**ls.vocabulary(), "params": G.param_count(ls), "input_shape": list(ls.in_shape),
+            "output_shape": list(ls.out_shape),
+            "connections": [list(r) for r in ls.connections] if ls.connections
+            else [[1] * ls.in_shape[0]] * ls.out_shape[0]}
 
 
 def test_partial_connection_table_counts_links():
@@ -111,18 +134,20 @@ def test_partial_connection_table_counts_links():
     mask[:12, :] = 0
     mask[0, 0] = 1  # 4 rows × 4 links + 1 = 17 links
     layer = {"kind": "conv", "out_channels": 16, "kernel": (5, 5), "connections": mask}
-    assert G.param_count(layer, (6, 14, 14)) == 17 * 25 + 16
-    assert G.param_formula(layer, (6, 14, 14)) == "17 connections × 5·5 + 16 = 441"
-    full = dict(layer, connections=np.ones((16, 6)))
-    assert G.param_formula(full, (6, 14, 14)) == "16 × (5·5·6 + 1) = 2416"
+    conv = specs([{"kind": "input"}, layer], (6, 14, 14))[1]
+    assert G.param_count(conv) == 17 * 25 + 16
+    assert param_formula(describe(conv)) == "17 connections × 5·5 + 16 = 441"
+    full = specs([{"kind": "input"}, dict(layer, connections=np.ones((16, 6)))], (6, 14, 14))[1]
+    assert param_formula(describe(full)) == "16 × (5·5·6 + 1) = 2416"
 
 
 def test_window_that_does_not_fit_is_a_clear_error():
-    layers = [{"kind": "conv", "name": "conv9", "out_channels": 1, "kernel": (5, 5)}]
+    layers = [{"kind": "input", "name": "input", "shape": (1, 3, 3)},
+              {"kind": "conv", "name": "conv9", "out_channels": 1, "kernel": (5, 5)}]
     with pytest.raises(ValueError, match="conv9"):
-        G.layer_output_shapes(layers, (1, 3, 3))
+        resolve(layers)
     with pytest.raises(ValueError, match="unknown kind"):
-        G.layer_output_shapes([{"kind": "dropout"}], (1, 3, 3))
+        resolve([layers[0], {"kind": "dropout", "name": "d"}])
 
 
 # --- brute force: which input positions reach a unit, traced one axis at a time -------------------
@@ -136,7 +161,7 @@ def _extended_set(layers, a, index, i):
     if index < 0:
         return {i}
     layer = layers[index]
-    if layer["kind"] not in G.WINDOWED:
+    if not windowed(layer):
         return _extended_set(layers, a, index - 1, i)
     k, s, d, p = _axis(layer, a)
     return set().union(*(_extended_set(layers, a, index - 1, i * s - p + d * t) for t in range(k)))
@@ -151,7 +176,7 @@ def _actual_mask(layers, shapes, input_hw, index, unit):
     else:
         mask[unit] = True
     for j in range(index if len(shapes[index]) == 3 else index - 1, -1, -1):
-        if layers[j]["kind"] not in G.WINDOWED:
+        if not windowed(layers[j]):
             continue
         (kh, sh, dh, ph), (kw, sw, dw, pw) = _axis(layers[j], 0), _axis(layers[j], 1)
         h, w = shapes[j - 1][1:] if j > 0 else input_hw
@@ -182,10 +207,11 @@ def test_receptive_fields_match_brute_force(data):
     layers.append({"kind": "flatten"})
     input_hw = (data.draw(st.integers(1, 20)), data.draw(st.integers(1, 20)))
     try:
-        shapes = G.layer_output_shapes(layers, (1,) + input_hw)
+        stack = specs(layers, (1,) + input_hw)
     except ValueError:
         assume(False)
-    fields = G.receptive_fields(layers, input_hw)
+    shapes = [ls.out_shape for ls in stack]
+    fields = G.receptive_fields(stack)
     no_padding = all(sum(layer.get("pad", (0,))) == 0 for layer in layers)
     for index in range(len(layers) - 1):
         f = fields[index]

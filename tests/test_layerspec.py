@@ -1,0 +1,77 @@
+"""The one layer description: resolve() on stored specs, the vocabulary /api/model sends, and the
+fusion matcher the trace and the training share."""
+import pytest
+
+from convscope.convnet import architecture
+from convscope.convnet.layers import TRACE_FUSIONS, TRAIN_FUSIONS, chains
+from convscope.kernels.geometry import conv_output_size, resolve_padding
+from convscope.layerspec import KINDS, REDUCE, resolve
+
+INPUT = {"name": "input", "kind": "input", "shape": [3, 17, 12]}
+
+
+def test_every_pool_kind_says_how_it_reduces_and_nothing_else_does():
+    assert {k for k, op in KINDS.items() if op == "pool"} == set(REDUCE)
+
+
+def test_lenet_vocabulary():
+    stack = resolve(architecture("lenet"))
+    ops = [ls.op for ls in stack]
+    assert ops == ["input", "conv", "activation", "pool", "conv", "activation", "pool", "flatten",
+                   "dense", "activation", "dense", "activation", "dense", "softmax"]
+    families = [ls.family for ls in stack]
+    assert families == ["map"] * 7 + ["vector"] * 7       # relu3/relu4 are vectors, not maps
+    assert [ls.inputs for ls in stack[1:]] == [(prev.name,) for prev in stack[:-1]]
+    assert stack[0].inputs == ()
+    pool = stack[3].vocabulary()
+    assert pool == {"op": "pool", "family": "map", "inputs": ["relu1"], "reduce": "max",
+                    "window": {"kernel": [2, 2], "stride": [2, 2], "pad": [0, 0, 0, 0], "dilation": [1, 1]}}
+    assert stack[2].vocabulary()["window"] is None and "reduce" not in stack[2].vocabulary()
+
+
+@pytest.mark.parametrize("padding, stride, dilation", [
+    ("same", (2, 3), (1, 1)), ("valid", (1, 1), (2, 1)), (1, (2, 2), (1, 2)), ((0, 2, 1, 3), (3, 1), (1, 1)),
+])
+def test_conv_window_is_resolved_against_its_input(padding, stride, dilation):
+    conv = {"name": "c", "kind": "conv", "out_channels": 4, "kernel": [3, 2], "stride": list(stride),
+            "padding": padding, "dilation": list(dilation)}
+    ls = resolve([INPUT, conv])[1]
+    pad = resolve_padding(padding, (3, 2), dilation, stride, input_size=(17, 12))
+    assert ls.window.pad == pad and ls.window.stride == stride and ls.window.dilation == dilation
+    assert ls.out_shape == (4, conv_output_size(17, 3, stride[0], pad[0] + pad[1], dilation[0]),
+                            conv_output_size(12, 2, stride[1], pad[2] + pad[3], dilation[1]))
+    assert ls.hyper() == {"out_channels": 4, "kernel": [3, 2], "stride": list(stride), "pad": list(pad),
+                          "dilation": list(dilation)}
+
+
+def test_pool_stride_defaults_to_its_size_and_leaky_relu_keeps_its_slope():
+    stack = resolve([INPUT, {"name": "p", "kind": "avgpool", "size": [3, 2]},
+                     {"name": "a", "kind": "leaky_relu", "alpha": 0.2}])
+    assert stack[1].window.stride == (3, 2) and stack[1].out_shape == (3, 5, 6)
+    assert stack[1].reduce == "mean" and stack[2].hyper() == {"alpha": 0.2}
+
+
+@pytest.mark.parametrize("layers, message", [
+    ([{"name": "d", "kind": "dense", "units": 3}], "flat input"),
+    ([{"name": "c", "kind": "conv", "out_channels": 2, "kernel": [5, 5], "connections": [[1, 1, 1]]}],
+     "connection table must be 2×3"),
+    ([{"name": "f", "kind": "flatten"}, {"name": "p", "kind": "maxpool", "size": [2, 2]}], r"needs a \(C, H, W\)"),
+    ([{"name": "input", "kind": "relu"}], "unique"),
+    ([{"name": "x", "kind": "dropout"}], "unknown kind 'dropout'"),
+])
+def test_impossible_specs_name_the_layer(layers, message):
+    with pytest.raises(ValueError, match=message):
+        resolve([INPUT, *layers])
+
+
+@pytest.mark.parametrize("kinds, patterns, runs", [
+    (["conv", "relu", "maxpool", "flatten", "dense", "relu", "dense", "softmax"], TRACE_FUSIONS,
+     [(0, 3), (3, 1), (4, 2), (6, 2)]),
+    (["conv", "relu", "maxpool", "flatten", "dense", "relu", "dense"], TRAIN_FUSIONS,
+     [(0, 3), (3, 1), (4, 1), (5, 1), (6, 1)]),
+    (["conv", "relu", "avgpool", "conv", "relu", "maxpool"], TRACE_FUSIONS, [(0, 1), (1, 1), (2, 1), (3, 3)]),
+    (["conv", "relu"], TRACE_FUSIONS, [(0, 1), (1, 1)]),
+    ([], TRACE_FUSIONS, []),
+])
+def test_one_fusion_matcher_for_trace_and_training(kinds, patterns, runs):
+    assert chains(kinds, patterns) == runs
