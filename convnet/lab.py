@@ -47,14 +47,31 @@ def _explain(axis: str, f: dict, what: str) -> str:
             f"kernel or dilation.")
 
 
+# (mode, activation, pool kind): together they reach every kernel convolve() can call.
+WARM_CALLS = (("per_channel", None, None), ("sum", "relu", "max"), ("per_channel", "sigmoid", "avg"),
+              ("sum", "tanh", "l2"))
+
+
+def warm() -> int:
+    """Run every kernel path of ``convolve`` once on a tiny RGB image, so that Numba compiles (or
+    loads from its cache) each of them now rather than on a user's first request.  Returns the
+    number of calls made."""
+    image, kernel = np.zeros((3, 8, 8), np.float32), np.ones((3, 3), np.float32)
+    for mode, activation, pool in WARM_CALLS:
+        convolve(image, kernel, mode=mode, activation=activation,
+                 pool={"kind": pool, "size": (2, 2), "stride": (2, 2)} if pool else None)
+    return len(WARM_CALLS)
+
+
 def convolve(image, kernel, stride=(1, 1), padding="valid", dilation=(1, 1), mode="per_channel",
              bias=0.0, activation=None, pool=None) -> LabResult:
     image = np.ascontiguousarray(image, dtype=np.float32)
     kernel = np.asarray(kernel, dtype=np.float32)
     c, h, w = image.shape
     kh, kw = kernel.shape[-2:]
-    per_channel = kernel if kernel.ndim == 3 else np.broadcast_to(kernel, (c, kh, kw))
-    per_channel = np.ascontiguousarray(per_channel, dtype=np.float32)
+    # Always a fresh, writable copy: broadcast_to gives a read-only view, which Numba types as a
+    # different array and would compile the kernels a second time on a gray image's first request.
+    per_channel = np.array(np.broadcast_to(kernel, (c, kh, kw)), dtype=np.float32, order="C")
     pad = geometry.resolve_padding(padding, (kh, kw), dilation, stride, input_size=(h, w))
     formula = {"height": size_formula(h, kh, stride[0], pad[:2], dilation[0]),
                "width": size_formula(w, kw, stride[1], pad[2:], dilation[1]), "pool": None}

@@ -20,8 +20,9 @@ def create_app(test_config: dict | None = None, overrides: dict | None = None) -
         LAB_MAX_SIDE=512,               # the kernel lab downscales larger images, with a notice
         MODEL_PATHS=None,               # list of .npz files, the first is the default; None: models/lenet.npz
         SAMPLES_PATH=None,              # None: models/mnist_samples.npz
-        WARM_JIT=True,                  # trace a blank image at start-up
-        WARM_LAB=True,                  # one small kernel-lab call at start-up (not before a fork)
+        WARM_JIT=True,                  # trace a blank image with every model at start-up
+        WARM_LAB=True,                  # every kernel-lab path at start-up (after the fork if not fork-safe)
+        WARM_PROGRESS=None,             # callable(text) reporting the warm-up on one line (the CLI prints)
         JSON_SORT_KEYS=False,
     )
     if test_config is None:

@@ -1,12 +1,16 @@
 """The model registry: weights loaded once per process, the JIT warmed, looked up by name.
 
-``init_app`` reads ``MODEL_PATHS`` (the first is the default model; default: the repo's
-models/lenet.npz), loads each, and traces a blank image so Numba compiles (or loads its cache)
-before the first request.  With gunicorn's preload this happens once, before the workers fork.
+``init_app`` reads ``MODEL_PATHS`` (the first is the default model; default: the shipped
+models/lenet.npz), loads each, and runs every kernel the server can call (each model's trace, every
+kernel-lab path) once, so Numba compiles them, or loads them from its cache, before the server says
+it is ready.  With gunicorn's preload this happens once, before the workers fork.  A new route that
+calls new kernels adds its warm-up to ``Registry.warmups``.
 """
 from __future__ import annotations
 
+import os
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +26,7 @@ class ModelLoadError(Exception):
 
 
 class Registry:
-    def __init__(self, paths, samples_path=None, warm=True, warm_lab=True):
+    def __init__(self, paths, samples_path=None, warm=True, warm_lab=True, progress=None):
         from convscope import convnet  # late: kernels/_config must set NUMBA_CACHE_DIR before numba loads
         self.models = {}
         for path in paths or [convnet.default_model_path()]:
@@ -38,22 +42,43 @@ class Registry:
         self.samples_path = samples_path
         self.lab_lock = threading.Lock()   # lab kernels run in parallel: one lab call per process at a time
         self._model_json = {}
-        if warm:
-            self.warm()
-        if warm_lab:
-            self.warm_lab()
+        self.lab_warm = False
+        self.warm(trace=warm, lab=warm_lab, progress=progress)
 
-    def warm(self) -> None:
-        """Trace a blank image with every model: compiles (or loads) the serial kernels."""
-        for net in self.models.values():
-            net.trace(np.zeros(net.input_shape, np.float32))
+    def warmups(self, trace=True, lab=True):
+        """(label, call) for every kernel path the routes can reach."""
+        steps = []
+        if trace:
+            steps += [(f"trace {name}", lambda net=net: net.trace(np.zeros(net.input_shape, np.float32)))
+                      for name, net in self.models.items()]
+        if lab:
+            steps.append(("kernel lab", self.warm_lab))
+        return steps
+
+    def warm(self, trace=True, lab=True, progress=None) -> float:
+        """Run the warm-ups, reporting on one line through ``progress(text)`` if given; seconds taken."""
+        say = progress or (lambda text: None)
+        steps = self.warmups(trace, lab)
+        t0 = time.perf_counter()
+        if steps:
+            say("ConvScope: preparing the kernels (the first start after an install compiles them, "
+                "about a minute; later starts load them in a second):")
+        for label, call in steps:
+            say(f" {label}…")
+            call()
+        seconds = time.perf_counter() - t0
+        if steps:
+            say(f" done in {seconds:.1f} s\n")
+        return seconds
 
     def warm_lab(self) -> None:
-        """One small lab call.  It starts Numba's parallel thread pool, which must not happen in a
-        process that later forks (GNU OpenMP is not fork-safe): gunicorn workers call this after fork."""
+        """Every kernel-lab path once (lab.warm).  It starts Numba's parallel thread pool; with the
+        default 'workqueue' layer that is fork-safe, so gunicorn's parent does it before forking
+        (see ``fork_safe``); with another layer the workers do it after the fork."""
         from convscope.convnet import lab
-        lab.convolve(np.zeros((1, 8, 8), np.float32), np.ones((3, 3), np.float32),
-                     activation="relu", pool={"kind": "max", "size": (2, 2), "stride": (2, 2)})
+        with self.lab_lock:
+            lab.warm()
+        self.lab_warm = True
 
     def get(self, name=None):
         if name is None:
@@ -78,9 +103,16 @@ class Registry:
             raise ApiError(404, "no_samples", "The MNIST sample file is not installed.") from None
 
 
+def fork_safe() -> bool:
+    """Whether Numba's threading layer survives a fork after a parallel call (workqueue and tbb
+    do; GNU OpenMP does not).  convscope.kernels chooses workqueue unless the user set another."""
+    return os.environ.get("NUMBA_THREADING_LAYER", "workqueue") in ("workqueue", "tbb")
+
+
 def init_app(app: Flask) -> None:
     app.extensions[EXTENSION] = Registry(app.config["MODEL_PATHS"], app.config.get("SAMPLES_PATH"),
-                                         warm=app.config["WARM_JIT"], warm_lab=app.config["WARM_LAB"])
+                                         warm=app.config["WARM_JIT"], warm_lab=app.config["WARM_LAB"],
+                                         progress=app.config.get("WARM_PROGRESS"))
 
 
 def registry() -> Registry:

@@ -30,8 +30,11 @@ def check_port(host: str, port: int) -> None:
 
 
 def _warm_lab(app: Flask) -> None:
+    """After a fork: the lab's kernels, unless the parent already ran them (fork-safe layer)."""
     from .registry import EXTENSION
-    app.extensions[EXTENSION].warm_lab()
+    registry = app.extensions[EXTENSION]
+    if not registry.lab_warm:
+        registry.warm_lab()
 
 
 def serve_gunicorn(app: Flask, host: str, port: int, workers: int, on_ready, threads: int = 1) -> None:

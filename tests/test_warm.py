@@ -1,0 +1,78 @@
+"""The warm-up covers every kernel the server can call: after create_app() (what `convscope serve`
+runs before it says "ready"), no request compiles anything.  Checked in a fresh process, so kernels
+compiled by earlier tests in this one cannot hide a gap."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from convscope.convnet import lab
+
+PROBE = r'''
+import itertools, json, sys
+import numpy as np
+from convscope.server import create_app
+import convscope.kernels
+from numba.core.registry import CPUDispatcher
+
+lines = []
+app = create_app({"TESTING": True, "WARM_PROGRESS": lines.append})
+
+def signatures():
+    out = {}
+    for name, module in list(sys.modules.items()):
+        if name.startswith("convscope.kernels"):
+            for attr, value in vars(module).items():
+                if isinstance(value, CPUDispatcher):
+                    out[f"{name}.{attr}"] = len(value.signatures)
+    return out
+
+before = signatures()
+client = app.test_client()
+statuses = []
+rng = np.random.default_rng(0)
+images = {"gray": rng.random((9, 11)).round(3).tolist(), "rgb": rng.random((7, 8, 3)).round(3).tolist()}
+for (kind, image), mode, act, pool, kernel in itertools.product(
+        images.items(), ("per_channel", "sum"), (None, "relu", "sigmoid", "tanh"),
+        (None, "max", "avg", "l2"), ("3x3", "5x5")):
+    k = [[1, 0, -1], [2, 0, -2], [1, 0, -1]] if kernel == "3x3" else [[0.5] * 5] * 2 + [[-0.5] * 5] * 3
+    body = {"image": image, "kernel": k, "mode": mode, "stride": [1, 2], "padding": "same",
+            "dilation": 1 if kernel == "5x5" else [2, 1]}
+    if act:
+        body["activation"] = act
+    if pool:
+        body["pool"] = {"kind": pool, "size": 2, "stride": 1}
+    statuses.append(client.post("/api/convolve", json=body).status_code)
+digit = np.zeros((28, 28)); digit[4:24, 12:16] = 1
+for extra in ({}, {"encoding": "base64"}, {"preprocess": "none"}, {"steps": True}):
+    statuses.append(client.post("/api/forward", json={"image": digit.tolist(), **extra}).status_code)
+after = signatures()
+print(json.dumps({"lines": lines, "statuses": statuses,
+                  "new": {k: (before.get(k, 0), n) for k, n in after.items() if n != before.get(k, 0)}}))
+'''
+
+
+@pytest.fixture(scope="module")
+def probe():
+    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_no_request_compiles_after_the_warm_up(probe):
+    assert set(probe["statuses"]) == {200}, probe["statuses"]
+    assert probe["new"] == {}, f"compiled after the warm-up (dispatcher: (before, after)): {probe['new']}"
+
+
+def test_the_warm_up_reports_on_one_line(probe):
+    text = "".join(probe["lines"])
+    assert text.count("\n") == 1 and text.endswith(" s\n")
+    assert "trace lenet…" in text and "kernel lab…" in text
+
+
+def test_the_lab_warm_up_reaches_every_mode_activation_and_pool():
+    modes, acts, pools = zip(*lab.WARM_CALLS)
+    assert set(modes) == {"per_channel", "sum"}
+    assert set(acts) - {None} == set(lab.LAB_ACTIVATIONS)
+    assert set(pools) - {None} == set(lab.POOL_FUNCS)
