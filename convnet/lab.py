@@ -24,7 +24,7 @@ class LabResult:
     pool: np.ndarray | None
     formula: dict
     possible: bool
-    explanation: str | None
+    blocked: tuple[str, str] | None = None   # (axis, "kernel" | "pooling window") that does not fit
 
     @property
     def output(self):
@@ -32,19 +32,10 @@ class LabResult:
 
 
 def size_formula(n: int, k: int, stride: int, pad: tuple[int, int], dilation: int) -> dict:
-    """The output-size formula with its numbers: out = ⌊(n + P − d·(k − 1) − 1) / s⌋ + 1."""
+    """The numbers of the output-size formula out = ⌊(n + P − d·(k − 1) − 1) / s⌋ + 1 (the words
+    and the filled-in text are the server's: server/schema.py)."""
     out = geometry.conv_output_size(n, k, stride, pad[0] + pad[1], dilation)
-    p_text = f"2·{pad[0]}" if pad[0] == pad[1] else f"({pad[0]} + {pad[1]})"
-    text = (f"⌊({n} − {dilation}·({k} − 1) − 1 + {p_text}) / {stride}⌋ + 1 = {out}")
-    return {"n": n, "k": k, "p": list(pad), "s": stride, "d": dilation, "out": out, "text": text}
-
-
-def _explain(axis: str, f: dict, what: str) -> str:
-    span = f["d"] * (f["k"] - 1) + 1
-    return (f"The {what} spans {span} pixels along the {axis} (dilation {f['d']} × ({f['k']} − 1) + 1) "
-            f"but the padded input is only {f['n'] + sum(f['p'])} pixels, so there is no position "
-            f"where it fits: the output {axis} would be {f['out']}. Add padding, or use a smaller "
-            f"kernel or dilation.")
+    return {"n": n, "k": k, "p": list(pad), "s": stride, "d": dilation, "out": out}
 
 
 # (mode, activation, pool kind): together they reach every kernel convolve() can call.
@@ -77,7 +68,7 @@ def convolve(image, kernel, stride=(1, 1), padding="valid", dilation=(1, 1), mod
                "width": size_formula(w, kw, stride[1], pad[2:], dilation[1]), "pool": None}
     for axis in ("height", "width"):
         if formula[axis]["out"] <= 0:
-            return LabResult(None, None, None, formula, False, _explain(axis, formula[axis], "kernel"))
+            return LabResult(None, None, None, formula, False, (axis, "kernel"))
     if mode == "per_channel":
         b = np.full(c, bias, np.float32)
         out = K.conv2d_depthwise(image, per_channel, b, stride, pad, dilation)
@@ -100,9 +91,9 @@ def convolve(image, kernel, stride=(1, 1), padding="valid", dilation=(1, 1), mod
         formula["pool"] = {"height": ph, "width": pw}
         for axis, f in (("height", ph), ("width", pw)):
             if f["out"] <= 0:
-                return LabResult(out, act, None, formula, False, _explain(axis, f, "pooling window"))
+                return LabResult(out, act, None, formula, False, (axis, "pooling window"))
         fn = getattr(K, POOL_FUNCS[pool["kind"]])
         pooled = fn(np.ascontiguousarray(src), size, pstride, (0, 0, 0, 0))
         if pool["kind"] == "max":
             pooled = pooled[0]
-    return LabResult(out, act, pooled, formula, True, None)
+    return LabResult(out, act, pooled, formula, True)

@@ -3,7 +3,13 @@
 #   ./.venv with ConvScope and its test extras, Debian's Chromium for the browser tests (installed
 #   with apt-get when missing and we are root), PyTorch's CPU wheel when one lies on this disk (for
 #   the layer-by-layer agreement test; without it that test compares against the NumPy twins).
-# Extra arguments go to pytest (e.g. -k kernels, -x).
+# Then, in order:
+#   1. scripts/check_js.sh: ESLint, Prettier and the node unit tests of the pure front-end modules;
+#   2. scripts/check_wheel.py: build the wheel, install it into a fresh venv, serve it from another
+#      directory with an EMPTY Numba cache and fetch every page (first-ever and warm start timed);
+#   3. pytest, the whole suite.
+# Extra arguments go to pytest (e.g. -k kernels, -x); CONVSCOPE_SKIP_PACKAGING=1 skips steps 1–2
+# for a quick local run (CI never sets it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -28,4 +34,20 @@ if [ -z "$chromium" ]; then
   fi
 fi
 export CONVSCOPE_CHROMIUM="$chromium"
+
+if [ "${CONVSCOPE_SKIP_PACKAGING:-}" = 1 ]; then
+  echo "scripts/test.sh: CONVSCOPE_SKIP_PACKAGING=1: skipping the front-end checks and the wheel check" >&2
+else
+  if ! command -v npm >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      echo "scripts/test.sh: installing Debian's nodejs and npm for the front-end checks" >&2
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+    else
+      echo "scripts/test.sh: Node.js and npm are needed for the front-end checks (sudo apt-get install nodejs npm)" >&2
+      exit 1
+    fi
+  fi
+  bash scripts/check_js.sh
+  .venv/bin/python scripts/check_wheel.py
+fi
 exec .venv/bin/python -m pytest "$@"

@@ -139,10 +139,34 @@ def convolve(image: np.ndarray, result, notice: str | None, echo_input: bool = T
     has it: for 512×512 RGB that is 786k values not written, sent or parsed again)."""
     def stage(a):
         return None if a is None else stats_array(a)
+    formula = {"height": formula_text(result.formula["height"]), "width": formula_text(result.formula["width"]),
+               "pool": None}
+    if result.formula["pool"]:
+        formula["pool"] = {axis: formula_text(f) for axis, f in result.formula["pool"].items()}
+    explanation = None
+    if result.blocked:
+        axis, what = result.blocked
+        explanation = impossible(axis, (formula["pool"] if what == "pooling window" else formula)[axis], what)
     return {"input": array(image) if echo_input else {"shape": list(image.shape)}, "conv": stage(result.conv), "activation": stage(result.activation),
             "pool": stage(result.pool), "output": stage(result.output) if result.possible else None,
-            "formula": result.formula, "possible": result.possible,
-            "explanation": result.explanation, "notice": notice}
+            "formula": formula, "possible": result.possible,
+            "explanation": explanation, "notice": notice}
+
+
+def formula_text(f: dict) -> dict:
+    """A lab size formula's numbers (convnet.lab.size_formula) with the formula written out."""
+    pad = f["p"]
+    p_text = f"2·{pad[0]}" if pad[0] == pad[1] else f"({pad[0]} + {pad[1]})"
+    return {**f, "text": f"⌊({f['n']} − {f['d']}·({f['k']} − 1) − 1 + {p_text}) / {f['s']}⌋ + 1 = {f['out']}"}
+
+
+def impossible(axis: str, f: dict, what: str) -> str:
+    """Why a kernel (or pooling window) has no position where it fits, and what to change."""
+    span = f["d"] * (f["k"] - 1) + 1
+    return (f"The {what} spans {span} pixels along the {axis} (dilation {f['d']} × ({f['k']} − 1) + 1) "
+            f"but the padded input is only {f['n'] + sum(f['p'])} pixels, so there is no position "
+            f"where it fits: the output {axis} would be {f['out']}. Add padding, or use a smaller "
+            f"kernel or dilation.")
 
 
 # ---- GET /api/samples --------------------------------------------------------------------------

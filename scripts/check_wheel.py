@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""Install ConvScope as a user would and check that it works: a CI step of scripts/test.sh.
+
+1. Build the wheel (pip wheel, no editable install) and install it into a fresh venv.
+2. From a directory outside the checkout, with an EMPTY Numba cache, start `convscope serve` and
+   time it to "ready" (the first-ever start: every kernel compiles during the warm-up).
+3. Fetch /, /kernels, a static module, /vendor/plotly.min.js, /api/model, one /api/forward and one
+   /api/convolve (the first request of each page); every one must answer 200, and each answer's
+   time is printed.
+4. Stop it and start again on the same cache: the warm start, timed the same way.
+5. `import server`, `import kernels`, `import convnet` must fail in that venv, and the wheel may hold
+   one top-level package: convscope.
+
+Exits non-zero, saying why, on the first failure.  --keep leaves the temporary folder for a look.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PIP = ["-m", "pip", "--disable-pip-version-check", "-q"]
+DIGIT = [[0.0] * 28 for _ in range(28)]
+for _row in range(4, 24):
+    DIGIT[_row][13] = DIGIT[_row][14] = 1.0
+FIRST_REQUESTS = [  # (label, path, JSON body or None)
+    ("layer view page /", "/", None),
+    ("kernel lab page /kernels", "/kernels", None),
+    ("static module", "/static/js/main.js", None),
+    ("Plotly.js from the plotly package", "/vendor/plotly.min.js", None),
+    ("/api/model", "/api/model", None),
+    ("/api/forward (layer view's first request)", "/api/forward", {"image": DIGIT}),
+    ("/api/convolve (kernel lab's first request)", "/api/convolve",
+     {"image": [[0, 0, 1, 1]] * 4, "kernel": [[1, 0, -1]] * 3, "mode": "sum", "activation": "relu",
+      "pool": {"kind": "max", "size": 2}}),
+]
+
+
+def fail(message: str) -> None:
+    print(f"check_wheel: FAILED: {message}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+def run(cmd, **kw) -> subprocess.CompletedProcess:
+    out = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if out.returncode != 0:
+        fail(f"{' '.join(map(str, cmd))} exited {out.returncode}:\n{out.stdout[-2000:]}{out.stderr[-2000:]}")
+    return out
+
+
+def build_and_install(tmp: Path) -> Path:
+    t0 = time.perf_counter()
+    run([sys.executable, *PIP, "wheel", "--no-deps", "-w", str(tmp / "dist"), str(ROOT)])
+    wheel = next((tmp / "dist").glob("convscope-*.whl"))
+    with zipfile.ZipFile(wheel) as z:
+        tops = {name.split("/")[0] for name in z.namelist() if not name.split("/")[0].endswith(".dist-info")}
+        names = set(z.namelist())
+    if tops != {"convscope"}:
+        fail(f"the wheel installs top-level {sorted(tops)}, expected only convscope")
+    for needed in ("convscope/templates/index.html", "convscope/templates/kernels.html",
+                   "convscope/static/js/main.js", "convscope/models/lenet.npz",
+                   "convscope/models/mnist_samples.npz"):
+        if needed not in names:
+            fail(f"{needed} is missing from the wheel")
+    run([sys.executable, "-m", "venv", str(tmp / "venv")])
+    py = tmp / "venv" / "bin" / "python"
+    run([str(py), *PIP, "install", str(wheel)])
+    print(f"check_wheel: built {wheel.name} ({wheel.stat().st_size // 1024} KiB) and installed it "
+          f"into a fresh venv in {time.perf_counter() - t0:.0f} s", flush=True)
+    return py
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fetch(url: str, body) -> tuple[int, bytes]:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"} if data else {})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def start(py: Path, cwd: Path, env: dict, timeout: float) -> tuple[subprocess.Popen, str, float, str]:
+    port = free_port()
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([str(py.parent / "convscope"), "serve", "--port", str(port)], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    while time.perf_counter() - t0 < timeout:
+        line = proc.stdout.readline()
+        if not line:
+            fail(f"convscope serve exited ({proc.poll()}) before it was ready:\n{''.join(lines)}")
+        lines.append(line)
+        if "ConvScope serving" in line:
+            return proc, f"http://127.0.0.1:{port}", time.perf_counter() - t0, "".join(lines)
+    proc.kill()
+    fail(f"convscope serve was not ready after {timeout:.0f} s:\n{''.join(lines)}")
+
+
+def first_answers(url: str) -> list[tuple[str, float]]:
+    out = []
+    for label, path, body in FIRST_REQUESTS:
+        t0 = time.perf_counter()
+        status, data = fetch(url + path, body)
+        ms = (time.perf_counter() - t0) * 1e3
+        if status != 200:
+            fail(f"{path} answered {status}: {data[:300]!r}")
+        out.append((label, ms))
+    status, data = fetch(url + "/static/js/main.js", None)
+    imports = re.findall(rb'from\s+"(\./[^"]+)"', data)
+    for rel in imports[:3]:  # a module the page imports resolves too
+        status, _ = fetch(url + "/static/js/" + rel.decode()[2:], None)
+        if status != 200:
+            fail(f"/static/js/{rel.decode()[2:]} (imported by main.js) answered {status}")
+    return out
+
+
+def serve_and_measure(py: Path, cwd: Path, env: dict, what: str, timeout: float) -> None:
+    proc, url, ready_s, log = start(py, cwd, env, timeout)
+    try:
+        answers = first_answers(url)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    progress = next((ln.strip() for ln in log.splitlines() if "preparing the kernels" in ln), "")
+    print(f"check_wheel: {what}: ready {ready_s:.1f} s after start ({progress[-40:]})", flush=True)
+    for label, ms in answers:
+        print(f"    first answer of {label}: {ms:.0f} ms", flush=True)
+    slow = [(label, ms) for label, ms in answers if ms > 2000]
+    if slow:
+        fail(f"{what}: first answers over 2 s after ready: {slow}")
+
+
+def check_no_generic_packages(py: Path, cwd: Path, env: dict) -> None:
+    for name in ("server", "kernels", "convnet"):
+        out = subprocess.run([str(py), "-c", f"import {name}"], cwd=cwd, env=env, capture_output=True, text=True)
+        if out.returncode == 0:
+            fail(f"`import {name}` succeeds in the fresh venv: the wheel must install only convscope")
+    print("check_wheel: `import server`, `import kernels`, `import convnet` fail in the venv, as they should",
+          flush=True)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    p.add_argument("--timeout", type=float, default=600, help="seconds to wait for ready (default 600)")
+    args = p.parse_args(argv)
+    tmp = Path(tempfile.mkdtemp(prefix="convscope-wheel-"))
+    try:
+        py = build_and_install(tmp)
+        elsewhere = tmp / "elsewhere"
+        elsewhere.mkdir()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("CONVSCOPE_", "NUMBA_", "VIRTUAL_ENV"))}
+        env.update(NUMBA_CACHE_DIR=str(tmp / "numba-cache"), XDG_CACHE_HOME=str(tmp / "cache"))
+        check_no_generic_packages(py, elsewhere, env)
+        serve_and_measure(py, elsewhere, env, "first-ever start (empty Numba cache)", args.timeout)
+        serve_and_measure(py, elsewhere, env, "warm start (same cache)", args.timeout)
+    finally:
+        if args.keep:
+            print(f"check_wheel: kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print("check_wheel: OK", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
