@@ -29,7 +29,7 @@ def test_images(n: int = 10_000):
     """(x (N,1,32,32) float32, labels int64, description): the MNIST test set if cached, else the
     shipped 300 samples tiled up to n (the timing does not depend on the pixel values)."""
     from convscope.convnet import mnist
-    from convscope.convnet.train import to_network_input
+    from convscope.convnet.data import to_network_input
     try:
         images, labels = mnist.load_mnist("test")
         return to_network_input(images[:n]), labels[:n].astype(np.int64), f"MNIST test set ({min(n, len(images))} images)"
@@ -45,7 +45,7 @@ def test_images(n: int = 10_000):
 def train_images():
     """(x (60000,1,32,32), labels, description): MNIST train, else random pixels (same shapes)."""
     from convscope.convnet import mnist
-    from convscope.convnet.train import to_network_input
+    from convscope.convnet.data import to_network_input
     try:
         images, labels = mnist.load_mnist("train")
         return to_network_input(images), labels.astype(np.int64), "MNIST train set (60000 images)"

@@ -35,7 +35,7 @@ def main(argv=None) -> int:
     net, desc = load_network()
     header("trace: one image, every intermediate", desc)
     from convscope.convnet.samples import load_samples
-    from convscope.convnet.train import to_network_input
+    from convscope.convnet.data import to_network_input
     x = to_network_input(load_samples().images[:1])[0]          # (1, 32, 32)
     ours = repeat(lambda: net.trace(x), args.reps, warmup=20)
     med = np.median(ours) * 1e6

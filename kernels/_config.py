@@ -4,8 +4,9 @@ Numba caches compiled kernels per source file and only notices edits to *that* f
 calls into another module (``fused.py`` calls ``conv.py``) keeps its stale machine code after the
 callee changes, which crashes or silently computes the old thing.  Numba also writes next to the
 source by default, which fails when the package is installed read-only.  So, unless the user chose
-``NUMBA_CACHE_DIR``, the cache lives in ``$XDG_CACHE_HOME/convscope/numba/<digest>`` (default
-``~/.cache``), where the digest covers every kernel source file: any edit starts a fresh cache.
+``NUMBA_CACHE_DIR``, the cache lives in ``<user cache>/numba/<digest>``, where ``<user cache>`` is
+``platformdirs.user_cache_dir("convscope")`` (on Linux ``$XDG_CACHE_HOME/convscope``, by default
+``~/.cache/convscope``) and the digest covers every kernel source file: any edit starts a fresh cache.
 """
 import hashlib
 import os
@@ -27,8 +28,9 @@ def configure_numba_cache():
     """Set NUMBA_CACHE_DIR (unless set) to a per-version folder of the user's cache; return it."""
     if os.environ.get("NUMBA_CACHE_DIR"):
         return os.environ["NUMBA_CACHE_DIR"]
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    path = os.path.join(base, "convscope", "numba", sources_digest(os.path.dirname(os.path.abspath(__file__))))
+    import platformdirs  # only when needed; light (standard library only), and it never imports numba
+    path = os.path.join(platformdirs.user_cache_dir("convscope"), "numba",
+                        sources_digest(os.path.dirname(os.path.abspath(__file__))))
     os.environ["NUMBA_CACHE_DIR"] = path
     if "numba" in sys.modules:  # numba read its config at import: make it re-read the variable
         sys.modules["numba"].core.config.reload_config()

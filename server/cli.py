@@ -1,45 +1,91 @@
-"""The ``convscope`` command: ``serve`` (the default), ``train`` and ``evaluate``.
+"""The ``convscope`` command: ``serve`` (the default), ``train`` and ``evaluate``, on click.
 
 Imports are lazy and ordered so that ``kernels`` (which points NUMBA_CACHE_DIR somewhere writable)
-loads before anything imports numba.  Expected failures (a missing model file, a port in use)
-print one line and exit with status 2, without a traceback.
+loads before anything imports numba.  Expected failures (a missing model file, a port in use, a bad
+option value) print one line and exit with status 2, without a traceback.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
-USAGE = """convscope [serve] [--host HOST] [--port PORT] [--workers N] [--model PATH]
+import click
+
+USAGE = """convscope [serve] [--host HOST] [--port PORT] [--workers N] [--threads N] [--model PATH ...]
        convscope train [options]      (convscope train --help)
        convscope evaluate [options]   (convscope evaluate --help)"""
 PASS_THROUGH = {"train": "convscope.convnet.train", "evaluate": "convscope.convnet.evaluate"}
+CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True, "max_content_width": 100}
+# train and evaluate parse their own options (and --help): everything after the word goes to them
+RAW = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
 
 
-def serve_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="convscope", usage=USAGE,
-                                description="ConvScope: watch a convolutional network think, layer by layer.")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for a LAN)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
-    p.add_argument("--workers", type=int, default=0,
-                   help="run gunicorn with N worker processes (a classroom); default: one threaded process")
-    p.add_argument("--threads", type=int, default=1,
-                   help="threads per gunicorn worker (default 1: sync workers, the steadiest latency for a class; N>1: gthread with keep-alive)")
-    p.add_argument("--model", action="append", metavar="PATH",
-                   help="weights file (.npz); repeat to serve several, the first is the default")
-    return p
+def serve_options(f):
+    """serve's options, on both ``convscope`` itself and ``convscope serve``."""
+    for option in reversed([
+        click.option("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for a LAN)"),
+        click.option("--port", type=int, default=8000, help="port (0 picks a free one)"),
+        click.option("--workers", type=int, default=0,
+                     help="run gunicorn with N worker processes (a classroom); 0: one threaded process"),
+        click.option("--threads", type=int, default=1,
+                     help="threads per gunicorn worker (1: sync workers, the steadiest latency for a class; "
+                          "N>1: gthread with keep-alive)"),
+        click.option("--model", multiple=True, metavar="PATH",
+                     help="weights file (.npz); repeat to serve several, the first is the default  "
+                          "[default: the shipped models/lenet.npz]"),
+    ]):
+        f = option(f)
+    return f
 
 
-def serve(argv) -> int:
-    args = serve_parser().parse_args(argv)
-    if args.workers < 0 or args.threads < 1 or not 0 <= args.port <= 65535:
+class Convscope(click.Group):
+    """No command word (or only serve's options) means serve; an unknown word is a one-line error."""
+
+    def format_usage(self, ctx, formatter):
+        formatter.write(f"Usage: {USAGE}\n")
+
+    def resolve_command(self, ctx, args):
+        if not args[0].startswith("-") and self.get_command(ctx, args[0]) is None:
+            raise click.UsageError(f"unknown command {args[0]!r}; use serve, train or evaluate (convscope --help)")
+        return super().resolve_command(ctx, args)
+
+    def list_commands(self, ctx):
+        return ["serve", "train", "evaluate"]
+
+
+@click.group(cls=Convscope, invoke_without_command=True, context_settings=CONTEXT)
+@serve_options
+@click.pass_context
+def convscope(ctx, **options):
+    """ConvScope: watch a convolutional network think, layer by layer.
+
+    Without a command, serves (the options below are serve's).
+    """
+    if ctx.invoked_subcommand is None:
+        return serve(**options)
+    given = [name for name in options if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
+    if given:
+        raise click.UsageError(f"--{given[0].replace('_', '-')} goes after the command: "
+                               f"convscope {ctx.invoked_subcommand} --help")
+    return None
+
+
+@convscope.command("serve", context_settings=CONTEXT)
+@serve_options
+def serve_command(**options):
+    """Serve the web app (the default command)."""
+    return serve(**options)
+
+
+def serve(host, port, workers, threads, model) -> int:
+    if workers < 0 or threads < 1 or not 0 <= port <= 65535:
         return fail("--workers must be ≥ 0, --threads ≥ 1 and --port 0–65535")
     from convscope import kernels  # noqa: F401  (sets NUMBA_CACHE_DIR before numba is imported)
     from . import create_app, serving
     from .registry import ModelLoadError
-    overrides = {"WARM_LAB": not args.workers}   # the lab's thread pool must start after a fork (serving.py)
-    if args.model:
-        overrides["MODEL_PATHS"] = [os.path.abspath(p) for p in args.model]
+    overrides = {"WARM_LAB": not workers}   # the lab's thread pool must start after a fork (serving.py)
+    if model:
+        overrides["MODEL_PATHS"] = [os.path.abspath(p) for p in model]
     print("ConvScope: loading the model and its kernels (the very first start compiles them, "
           "about 20 s; later starts take under a second)…", flush=True)
     try:
@@ -48,21 +94,41 @@ def serve(argv) -> int:
         return fail(str(exc))
 
     def ready(port):
-        how = f"gunicorn, {args.workers} workers" if args.workers else "Ctrl+C to stop"
-        host = f"[{args.host}]" if ":" in args.host else args.host
-        print(f"ConvScope serving {app.extensions['convscope'].default} at http://{host}:{port}/  ({how})", flush=True)
-        if args.host in ("0.0.0.0", "::"):
+        how = f"gunicorn, {workers} workers" if workers else "Ctrl+C to stop"
+        shown = f"[{host}]" if ":" in host else host
+        print(f"ConvScope serving {app.extensions['convscope'].default} at http://{shown}:{port}/  ({how})", flush=True)
+        if host in ("0.0.0.0", "::"):
             print("  listening on every interface: students use this machine's LAN address", flush=True)
 
     try:
-        if args.workers:
-            serving.check_port(args.host, args.port)   # gunicorn would retry, then exit without a reason
-            serving.serve_gunicorn(app, args.host, args.port, args.workers, ready, args.threads)
+        if workers:
+            serving.check_port(host, port)   # gunicorn would retry, then exit without a reason
+            serving.serve_gunicorn(app, host, port, workers, ready, threads)
         else:
-            serving.serve_werkzeug(app, args.host, args.port, ready)
+            serving.serve_werkzeug(app, host, port, ready)
     except OSError as exc:
-        return fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+        return fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
     return 0
+
+
+def pass_through(command: str, args) -> int:
+    import importlib
+    from convscope import kernels  # noqa: F401  (NUMBA_CACHE_DIR first)
+    return importlib.import_module(PASS_THROUGH[command]).main(list(args)) or 0
+
+
+@convscope.command("train", context_settings=RAW, add_help_option=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def train_command(args):
+    """Train a network on MNIST; write weights and a model card (convscope train --help)."""
+    return pass_through("train", args)
+
+
+@convscope.command("evaluate", context_settings=RAW, add_help_option=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def evaluate_command(args):
+    """Test accuracy and confusion matrix of a weights file (convscope evaluate --help)."""
+    return pass_through("evaluate", args)
 
 
 def fail(message: str) -> int:
@@ -80,15 +146,13 @@ def main(argv=None) -> int:
 
 def _dispatch(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    command = argv[0] if argv and not argv[0].startswith("-") else "serve"
-    rest = argv[1:] if argv and argv[0] == command else argv
-    if command == "serve":
-        return serve(rest)
-    if command in PASS_THROUGH:
-        import importlib
-        from convscope import kernels  # noqa: F401  (NUMBA_CACHE_DIR first)
-        return importlib.import_module(PASS_THROUGH[command]).main(rest) or 0
-    return fail(f"unknown command {command!r}; use serve, train or evaluate (convscope --help)")
+    try:
+        with convscope.make_context("convscope", argv) as ctx:
+            return convscope.invoke(ctx) or 0
+    except click.exceptions.Exit as exc:   # --help was printed
+        raise SystemExit(exc.exit_code) from None
+    except click.ClickException as exc:    # a bad option value, an unknown command: one line, status 2
+        return fail(exc.format_message())
 
 
 if __name__ == "__main__":

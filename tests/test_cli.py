@@ -20,12 +20,25 @@ def test_help(capsys):
     assert "--workers" in out and "--model" in out and "convscope train" in out
 
 
+def test_serve_help_lists_its_options_with_defaults(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["serve", "--help"])
+    assert exc.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())   # click wraps long lines
+    for option in ("--host", "--port", "--workers", "--threads", "--model"):
+        assert option in out
+    assert "[default: 8000]" in out and "[default: 127.0.0.1]" in out
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--model", "/no/such/model.npz"], "model file not found: /no/such/model.npz"),
     (["serve", "--model", "/no/such/model.npz"], "model file not found"),
     (["frobnicate"], "unknown command 'frobnicate'"),
     (["--workers", "-1"], "--workers must be"),
     (["--port", "70000"], "--port 0–65535"),
+    (["--port", "abc"], "Invalid value for '--port'"),
+    (["serve", "--frob"], "No such option '--frob'"),
+    (["--port", "9000", "train"], "--port goes after the command"),
 ])
 def test_errors_print_one_line_and_exit_2(capsys, argv, message):
     assert cli.main(argv) == 2

@@ -25,6 +25,11 @@ def test_cache_goes_to_xdg_cache_keyed_by_the_kernel_sources(tmp_path):
     assert path == tmp_path / "convscope" / "numba" / sources_digest(KERNELS)
 
 
+def test_without_xdg_cache_home_it_is_under_home(tmp_path):
+    path = Path(run_probe({"XDG_CACHE_HOME": "", "HOME": str(tmp_path)}))   # empty counts as unset
+    assert path == tmp_path / ".cache" / "convscope" / "numba" / sources_digest(KERNELS)
+
+
 def test_a_users_numba_cache_dir_wins(tmp_path):
     assert run_probe({"NUMBA_CACHE_DIR": str(tmp_path / "mine")}) == str(tmp_path / "mine")
 

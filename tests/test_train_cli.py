@@ -68,3 +68,29 @@ def test_train_without_data_says_what_to_do(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "CONVSCOPE_DATA_DIR" in err
     assert not (tmp_path / "m.npz").exists()
+
+
+def test_train_help_lists_every_knob_with_its_default(capsys):
+    assert train_cli.main(["--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())   # click wraps long lines
+    for param in train_cli.command.params:
+        assert param.opts[0] in out
+    assert "[default: 15; x>=1]" in out and "[default: shift=2,rotate=12,scale=0.12]" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--epochs", "0"], "Invalid value for '--epochs'"),
+    (["--augment", "zoom=2"], "unknown augmentation 'zoom'"),
+    (["--arch", "vgg"], "Invalid value for '--arch'"),
+    (["--bogus"], "No such option '--bogus'"),
+])
+def test_bad_train_options_are_one_line(capsys, argv, message):
+    assert train_cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("convscope train: error: ") and message in err and err.count("\n") == 1
+
+
+def test_evaluate_a_missing_model_is_one_line(tmp_path, capsys):
+    assert evaluate_cli.main(["--model", str(tmp_path / "nope.npz"), "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("convscope evaluate: error: cannot read") and err.count("\n") == 1
