@@ -82,12 +82,13 @@ def serve(host, port, workers, threads, model) -> int:
         return fail("--workers must be ≥ 0, --threads ≥ 1 and --port 0–65535")
     from convscope import kernels  # noqa: F401  (sets NUMBA_CACHE_DIR before numba is imported)
     from . import create_app, serving
-    from .registry import ModelLoadError
-    overrides = {"WARM_LAB": not workers}   # the lab's thread pool must start after a fork (serving.py)
+    from .registry import ModelLoadError, fork_safe
+    # Every kernel is warmed before "ready"; the lab's parallel kernels start Numba's thread pool,
+    # which only a fork-safe threading layer survives, so otherwise gunicorn's workers warm them.
+    overrides = {"WARM_LAB": not workers or fork_safe(),
+                 "WARM_PROGRESS": lambda text: print(text, end="", flush=True)}
     if model:
         overrides["MODEL_PATHS"] = [os.path.abspath(p) for p in model]
-    print("ConvScope: loading the model and its kernels (the very first start compiles them, "
-          "about 20 s; later starts take under a second)…", flush=True)
     try:
         app = create_app(None, overrides)
     except ModelLoadError as exc:
