@@ -1,9 +1,10 @@
 """ConvScope numeric kernels: float32 NumPy in, float32 NumPy out, compiled with Numba."""
 from . import _config  # noqa: F401  (must run before numba is imported)
-from .conv import conv2d, conv2d_backward, conv2d_batch, conv2d_backward_batch
-from .conv import conv2d_backward_params_batch, conv2d_relu_max_pool2d_batch
-from .conv import conv2d_relu_max_pool2d_backward_batch, conv2d_relu_max_pool2d_backward_params_batch
-from .conv import conv2d_parallel, conv2d_depthwise
+from .conv import conv2d, conv2d_batch
+from .conv_backward import conv2d_backward, conv2d_backward_batch, conv2d_backward_params_batch
+from .conv_relu_pool import conv2d_relu_max_pool2d_batch, conv2d_relu_max_pool2d_backward_batch
+from .conv_relu_pool import conv2d_relu_max_pool2d_backward_params_batch
+from .conv_lab import conv2d_parallel, conv2d_depthwise
 from .pool import max_pool2d, max_pool2d_backward, max_pool2d_batch, max_pool2d_backward_batch
 from .pool import avg_pool2d, avg_pool2d_backward, avg_pool2d_batch, avg_pool2d_backward_batch
 from .pool import l2_pool2d, l2_pool2d_backward, l2_pool2d_batch, l2_pool2d_backward_batch

@@ -1,4 +1,5 @@
-"""Plain-NumPy reference twins of kernels/conv.py, written for clarity, not speed.
+"""Plain-NumPy reference twins of kernels/conv.py (forward), conv_backward.py and conv_lab.py,
+written for clarity, not speed.
 
 Shape legend: x: (C_in, H, W); w: (C_out, C_in, KH, KW); b: (C_out,); mask: (C_out, C_in);
 y, dy: (C_out, Ho, Wo); stride (sh, sw); dilation (dh, dw); pad (top, bottom, left, right).

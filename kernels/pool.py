@@ -263,19 +263,6 @@ def max_pool2d_backward_batch(dy, winners, in_shape):
     return dx
 
 
-@njit(cache=True)
-def _max_relu_backward_into(dy, winners, pooled, dx):
-    """_max_backward_into for a max-pool over ReLU outputs, with the ReLU's backward folded in:
-    dy goes to a winner only where the pooled value (the winner's ReLU output) is > 0."""
-    flat = dx.reshape(dx.shape[0], dx.shape[1] * dx.shape[2])
-    for ci in range(dy.shape[0]):
-        for oy in range(dy.shape[1]):
-            for ox in range(dy.shape[2]):
-                k = winners[ci, oy, ox]
-                if k >= 0 and pooled[ci, oy, ox] > 0:
-                    flat[ci, k] += dy[ci, oy, ox]
-
-
 @njit(cache=True, parallel=True)
 def avg_pool2d_batch(x, size, stride, pad):
     """x (N,C,H,W) -> y (N,C,Ho,Wo)."""
