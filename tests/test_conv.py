@@ -1,5 +1,5 @@
-"""conv2d kernels (kernels/conv.py) against their NumPy twins (kernels/conv_ref.py), scipy and
-finite differences.
+"""conv2d kernels (kernels/conv.py, conv_backward.py, conv_lab.py, conv_relu_pool.py) against their
+NumPy twins (kernels/conv_ref.py, conv_relu_pool_ref.py), scipy and finite differences.
 
 Tolerance: the kernels accumulate in float32, the twins in float64. A result may differ from the
 twin by at most 1e-5 * B (+ rtol 1e-5), where B is the same conv run on |x|, |w|, |b| -- the size
@@ -16,7 +16,8 @@ from convscope.kernels import (conv2d, conv2d_backward, conv2d_backward_batch, c
                      max_pool2d_backward_batch, max_pool2d_batch, relu, relu_backward)
 from convscope.kernels.conv_ref import (conv2d_backward_batch_ref, conv2d_backward_ref, conv2d_batch_ref,
                               conv2d_depthwise_ref, conv2d_ref)
-from convscope.kernels.pool_ref import max_pool2d_backward_ref
+from convscope.kernels.conv_relu_pool_ref import (conv2d_relu_max_pool2d_backward_batch_ref,
+                                                 conv2d_relu_max_pool2d_batch_ref, routed_gradient_ref)
 
 F32 = np.float32
 SETTINGS = settings(max_examples=50, deadline=None)
@@ -255,10 +256,31 @@ def test_conv_relu_maxpool_fused_equals_the_chain(p, q, n):
     yr = conv2d_batch_ref(x, w, b, *geo, mask)
     if np.any(np.abs(yr) < 1e-4):
         return
-    dy_ref = np.zeros(yr.shape)
-    for i in range(n):
-        dy_ref[i] = max_pool2d_backward_ref(dq[i], winners[i], yr.shape[2:]) * (yr[i] > 0)
-    ref = conv2d_backward_batch_ref(x, w, dy_ref, *geo, mask)
+    dy_ref = routed_gradient_ref(x, w, b, dq, winners, *geo, mask)
+    ref = conv2d_relu_max_pool2d_backward_batch_ref(x, w, b, dq, winners, *geo, mask)
     bound = conv2d_backward_batch_ref(abs(x), abs(w), abs(dy_ref), *geo, mask)
     for label, g, r, bd in zip(("dx", "dw", "db"), got, ref, bound):
         _close(g, r, bd, f"fused {label}")
+
+
+@settings(max_examples=30, deadline=None)
+@given(hyper, pool_geo, st.integers(1, 6))
+def test_conv_relu_maxpool_fused_forward_matches_twin(p, q, n):
+    """pooled within the conv tolerance of the twin chain; each winner is a window maximum of the
+    twin's ReLU output up to that tolerance (near-equal entries may win either way), and -1
+    exactly where the twin's window lies entirely in padding."""
+    x, w, b, mask, geo = _run_forward_and_backward(p, n)
+    pgeo = (q["size"], q["stride"], q["pad"])
+    pooled, winners = conv2d_relu_max_pool2d_batch(x, w, b, *geo, mask, *pgeo)
+    ref_pooled, ref_winners = conv2d_relu_max_pool2d_batch_ref(x, w, b, *geo, mask, *pgeo)
+    bound = conv2d_batch_ref(abs(x), abs(w), abs(b), *geo, mask)
+    _close(pooled, ref_pooled, bound, "fused pooled")
+    np.testing.assert_array_equal(winners < 0, ref_winners < 0)
+    if bound.size == 0:  # no conv output: every window is padding
+        return
+    relu_ref = np.maximum(conv2d_batch_ref(x, w, b, *geo, mask), 0.0)
+    flat = relu_ref.reshape(relu_ref.shape[0], relu_ref.shape[1], -1)
+    at_winner = np.take_along_axis(flat, np.maximum(winners, 0).reshape(*winners.shape[:2], -1),
+                                   axis=-1).reshape(winners.shape)
+    keep = winners >= 0
+    _close(at_winner[keep].astype(F32), ref_pooled[keep], bound, "value at the winner")
