@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 import orjson
 from flask import Request, current_app
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from .errors import ApiError
 
@@ -23,6 +23,11 @@ FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
 DATA_URL = re.compile(r"data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[\w.+-]+=[\w.+-]+)*)(?P<b64>;base64)?,",
                       re.ASCII)
 MIMES = {"image/png", "image/jpeg", "image/jpg", "image/gif", "image/bmp", "image/webp"}
+EXIF_ORIENTATION = 0x0112
+# EXIF orientation → the transpose that makes the pixels upright (the TIFF/EXIF specification).
+UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+           5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+           8: Image.Transpose.ROTATE_90}
 
 
 def _field_value(text: str):
@@ -94,7 +99,7 @@ def decode_bytes(data: bytes) -> Image.Image:
             im = Image.open(io.BytesIO(data), formats=FORMATS)
             _check_size(*im.size)
             im.load()
-            return ImageOps.exif_transpose(im)
+            return upright(im)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise ApiError(400, "image_too_large", "The image expands to too many pixels to decode safely.") from None
         except UnidentifiedImageError:
@@ -108,6 +113,22 @@ def decode_bytes(data: bytes) -> Image.Image:
     if other:
         raise ApiError(415, "unsupported_format", f"{other} images are not supported; use PNG, JPEG, GIF, BMP or WebP.")
     raise ApiError(400, "not_an_image", "The data is not an image Pillow can read (PNG, JPEG, GIF, BMP, WebP).")
+
+
+def upright(im: Image.Image) -> Image.Image:
+    """The pixels turned as the EXIF orientation says (1, absent or unreadable: as stored).
+
+    Not ``ImageOps.exif_transpose``: it also rewrites the EXIF block, and a malformed tag elsewhere
+    in it (a Make stored as a rational, a resolution as bytes: common from phones and editors) makes
+    that raise AttributeError, TypeError, KeyError or struct.error.  Only the pixels matter here."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # Pillow warns about the corrupt tags it skips
+        try:
+            orientation = im.getexif().get(EXIF_ORIENTATION, 1)
+        except Exception:  # noqa: BLE001  (any malformed EXIF block: keep the pixels as stored)
+            orientation = 1
+    method = UPRIGHT.get(orientation) if isinstance(orientation, int) else None
+    return im.transpose(method) if method is not None else im
 
 
 def decode_data_url(url: str) -> Image.Image:

@@ -198,3 +198,50 @@ def test_unexpected_exception_is_500_json_without_traceback(app, caplog):
 def test_pages_keep_html_404(client):
     r = client.get("/no-such-page")
     assert r.status_code == 404 and r.mimetype == "text/html"
+
+
+# ---- photos with a malformed EXIF block: upright, never a 500 ----------------------------------------
+def exif_block(orientation: int, bad_tag: tuple[int, int]) -> bytes:
+    """A little-endian TIFF/EXIF block: the orientation, plus one tag stored with a type its
+    meaning does not allow (``bad_tag`` = (tag, type)), as phone and editor software writes."""
+    tag, typ = bad_tag
+    entries = [(0x0112, 3, 1, struct.pack("<HH", orientation, 0)), (tag, typ, 1, struct.pack("<I", 38))]
+    ifd = struct.pack("<H", len(entries)) + b"".join(struct.pack("<HHI", *e[:3]) + e[3] for e in entries)
+    return b"II*\x00" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0) + b"\x00\x00\x00\x01" * 8
+
+
+def photo(fmt: str, bad_tag) -> bytes:
+    """8 wide × 4 high, ink in the top-left corner, EXIF orientation 6 (turn 90° clockwise)."""
+    a = np.zeros((4, 8), np.uint8)
+    a[0, 0] = 255
+    buf = io.BytesIO()
+    block = exif_block(6, bad_tag)
+    Image.fromarray(a).save(buf, format=fmt, exif=b"Exif\x00\x00" + block if fmt == "JPEG" else block,
+                            **({"lossless": True} if fmt == "WEBP" else {}))
+    return buf.getvalue()
+
+
+BAD_TAGS = [(0x010F, 5), (0x011A, 1)]   # Make as a rational; XResolution as bytes
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+@pytest.mark.parametrize("bad_tag", BAD_TAGS)
+def test_malformed_exif_is_upright_not_a_500(client, fmt, bad_tag):
+    from PIL import ImageOps
+    data = photo(fmt, bad_tag)
+    with pytest.raises((AttributeError, TypeError, KeyError, struct.error)):   # what used to crash
+        ImageOps.exif_transpose(Image.open(io.BytesIO(data)))
+    mime = f"image/{fmt.lower()}"
+    lab = client.post("/api/convolve", data={"file": (io.BytesIO(data), f"p.{fmt.lower()}", mime),
+                                              "params": '{"kernel": [[1]]}'})
+    assert lab.status_code == 200, lab.get_json()
+    body = lab.get_json()
+    assert body["input"]["shape"][1:] == [8, 4]           # turned upright: 4 wide, 8 high
+    plane = np.array(body["input"]["data"][0])
+    assert plane[0, -1] > 0.5 and plane.sum() < 2         # top-left ink is now top-right (90° clockwise)
+    r = client.post("/api/forward", data={"file": (io.BytesIO(data), f"p.{fmt.lower()}", mime)})
+    assert r.status_code == 200 and r.get_json()["prediction"] is not None
+    r = client.post("/api/forward", json={"image": data_url(data, mime), "preprocess": "none"})
+    assert r.status_code == 400 and r.get_json()["error"]["code"] != "internal_error"   # not 32×32: said so
+    good = client.post("/api/forward", json=GOOD)
+    assert good.status_code == 200
