@@ -1,46 +1,47 @@
 /**
- * The arithmetic behind one unit, with the real numbers of the last forward pass.  No DOM.
+ * The arithmetic behind one unit, with the real numbers of the last forward pass.  Dispatches on
+ * the layer's op (and a pool's reduce); windows come from core/window.js.  No DOM.
  *
- * explain(layers, li, unit, tensors, weights) → {kind, layer, unit, value, ...} where by kind:
- *   conv    channels: [{c, patch[kh][kw], kernel[kh][kw], products[kh][kw], sum}], sum, bias,
- *           computed (= sum + bias), next: {name, kind, value} | null (the following activation)
- *   pool    window[kh][kw] (null = padding), winner {y, x} (max), op, computed
- *   dense   terms: [{j, weight, input, product}] strongest first, sum (all terms), bias, computed, next
- *   elementwise  input, value;  flatten  from {c, y, x};  softmax  logits, exps, sumExp, probs
+ * explain(layers, li, unit, tensors, weights) → {op, kind, family, layer, unit, value, ...} where by op:
+ *   conv        channels: [{c, patch[kh][kw], kernel[kh][kw], products[kh][kw], sum}], sum, bias,
+ *               computed (= sum + bias), next: {name, kind, value} | null (the following activation)
+ *   pool        window[kh][kw] (null = padding), reduce, winner {y, x} (max), computed
+ *   dense       terms: [{j, weight, input, product}] strongest first, sum (all terms), bias, computed, next
+ *   activation  input, value;  flatten  from {c, y, x};  softmax  logits, exps, sumExp, probs
  * `value` is always the number the API returned; `computed` is recomputed here (float64).
  */
-import { at } from "./tensor.js";
-
-const ELEMENTWISE = new Set(["relu", "leaky_relu", "sigmoid", "tanh", "lecun_tanh", "softplus"]);
-const POOLS = new Set(["maxpool", "avgpool", "l2pool"]);
+import { at } from "./core/tensor.js";
+import { unitReads } from "./core/window.js";
+import { poolWinner, unitOfIndex } from "./geometry.js";
 
 function following(layers, li, unit, tensors) {
   const n = layers[li + 1];
-  if (!n || !ELEMENTWISE.has(n.kind)) return null;
+  if (!n || n.op !== "activation") return null;
   return { name: n.name, kind: n.kind, value: at(tensors[li + 1], unit.c, unit.y, unit.x) };
 }
 
+/** taps (row-major) → rows [kh][kw] of fn(tap). */
+function tapRows(taps, kw, fn) {
+  const rows = [];
+  taps.forEach((t, i) => {
+    if (i % kw === 0) rows.push([]);
+    rows[rows.length - 1].push(fn(t));
+  });
+  return rows;
+}
+
 function conv(d, unit, prev, w) {
-  const { kernel: [kh, kw], stride: [sh, sw], pad: [pt, , pl], dilation: [dh, dw] } = d.hyper;
-  const [, Cin] = w.shape;
+  const [, Cin, kh, kw] = w.shape;
+  const reads = unitReads(d, unit, [prev.C, prev.H, prev.W]);
   const channels = [];
   let sum = 0;
-  for (let ci = 0; ci < Cin; ci++) {
-    if (!d.connections[unit.c][ci]) continue;
-    const patch = [], kernel = [], products = [];
-    let chSum = 0;
-    for (let ky = 0; ky < kh; ky++) {
-      const pr = [], kr = [], xr = [];
-      for (let kx = 0; kx < kw; kx++) {
-        const y = unit.y * sh - pt + ky * dh;
-        const x = unit.x * sw - pl + kx * dw;
-        const v = y >= 0 && y < prev.H && x >= 0 && x < prev.W ? at(prev, ci, y, x) : 0;
-        const k = w.weight[((unit.c * Cin + ci) * kh + ky) * kw + kx];
-        pr.push(v); kr.push(k); xr.push(v * k);
-        chSum += v * k;
-      }
-      patch.push(pr); kernel.push(kr); products.push(xr);
-    }
+  for (const ci of reads.channels) {
+    const value = (t) => (t.inside ? at(prev, ci, t.iy, t.ix) : 0);
+    const weight = (t) => w.weight[((unit.c * Cin + ci) * kh + t.ky) * kw + t.kx];
+    const patch = tapRows(reads.taps, kw, value);
+    const kernel = tapRows(reads.taps, kw, weight);
+    const products = tapRows(reads.taps, kw, (t) => value(t) * weight(t));
+    const chSum = products.flat().reduce((a, b) => a + b, 0);
     sum += chSum;
     channels.push({ c: ci, patch, kernel, products, sum: chSum });
   }
@@ -48,33 +49,36 @@ function conv(d, unit, prev, w) {
   return { channels, sum, bias, computed: sum + bias };
 }
 
-function pool(d, unit, prev, t) {
-  const { size: [kh, kw], stride: [sh, sw], pad: [pt, , pl] } = d.hyper;
-  const window = [];
-  let acc = 0;
-  let sq = 0;
-  for (let ky = 0; ky < kh; ky++) {
-    const row = [];
-    for (let kx = 0; kx < kw; kx++) {
-      const y = unit.y * sh - pt + ky, x = unit.x * sw - pl + kx;
-      const inside = y >= 0 && y < prev.H && x >= 0 && x < prev.W;
-      const v = inside ? at(prev, unit.c, y, x) : null;
-      row.push(v);
-      acc += v || 0;
-      sq += (v || 0) * (v || 0);
-    }
-    window.push(row);
-  }
-  const out = { window, op: d.kind, top: unit.y * sh - pt, left: unit.x * sw - pl, winner: null };
-  if (d.kind === "maxpool") {
-    const flat = t.winners ? t.winners[(unit.c * t.H + unit.y) * t.W + unit.x] : -1;
-    if (flat >= 0) out.winner = { y: Math.floor(flat / prev.W) - out.top, x: (flat % prev.W) - out.left };
+const REDUCE = {
+  max(window, out) {
     out.computed = out.winner ? window[out.winner.y][out.winner.x] : -Infinity;
-  } else if (d.kind === "avgpool") {
-    out.sum = acc; out.area = kh * kw; out.computed = acc / (kh * kw);
-  } else {
-    out.sumSquares = sq; out.computed = Math.sqrt(sq);
+  },
+  mean(window, out) {
+    const values = window.flat();
+    out.sum = values.reduce((a, v) => a + (v || 0), 0);
+    out.area = values.length;
+    out.computed = out.sum / out.area;
+  },
+  l2(window, out) {
+    out.sumSquares = window.flat().reduce((a, v) => a + (v || 0) * (v || 0), 0);
+    out.computed = Math.sqrt(out.sumSquares);
+  },
+};
+
+function pool(d, unit, prev, t) {
+  const reads = unitReads(d, unit, [prev.C, prev.H, prev.W]);
+  const window = tapRows(reads.taps, d.window.kernel[1], (tap) =>
+    tap.inside ? at(prev, unit.c, tap.iy, tap.ix) : null,
+  );
+  const { top, left } = reads.origin;
+  const out = { window, reduce: d.reduce, top, left, winner: null };
+  if (d.reduce === "max") {
+    const win = poolWinner(t, prev, unit);
+    if (win) out.winner = { y: win.y - top, x: win.x - left };
   }
+  const reduce = REDUCE[d.reduce];
+  if (!reduce) throw new Error(`arithmetic: no rule for a pool that reduces by "${d.reduce}"`);
+  reduce(window, out);
   return out;
 }
 
@@ -83,7 +87,8 @@ function dense(unit, prev, w) {
   const terms = [];
   let sum = 0;
   for (let j = 0; j < D; j++) {
-    const weight = w.weight[unit.c * D + j], input = prev.data[j];
+    const weight = w.weight[unit.c * D + j];
+    const input = prev.data[j];
     terms.push({ j, weight, input, product: weight * input });
     sum += weight * input;
   }
@@ -97,24 +102,48 @@ function softmax(prev, t) {
   const m = Math.max(...logits);
   const exps = logits.map((z) => Math.exp(z - m));
   const sumExp = exps.reduce((a, b) => a + b, 0);
-  return { logits, shift: m, exps, sumExp, probs: Array.from(t.data), computedProbs: exps.map((e) => e / sumExp) };
+  return {
+    logits,
+    shift: m,
+    exps,
+    sumExp,
+    probs: Array.from(t.data),
+    computedProbs: exps.map((e) => e / sumExp),
+  };
 }
+
+const EXPLAIN = {
+  input: () => ({}), // just the pixel
+  conv: (c) => ({ ...conv(c.d, c.unit, c.prev, c.weights.get(c.d.name)), next: c.next() }),
+  pool: (c) => pool(c.d, c.unit, c.prev, c.t),
+  dense: (c) => ({ ...dense(c.unit, c.prev, c.weights.get(c.d.name)), next: c.next() }),
+  activation: (c) => ({ input: at(c.prev, c.unit.c, c.unit.y, c.unit.x) }),
+  flatten: (c) => ({ from: unitOfIndex(c.unit.c, c.prev.H, c.prev.W) }),
+  softmax: (c) => softmax(c.prev, c.t),
+};
 
 export function explain(layers, li, unit, tensors, weights) {
   const d = layers[li];
   const t = tensors[li];
-  const prev = tensors[li - 1];
-  const base = { kind: d.kind, layer: d.name, unit, value: at(t, unit.c, unit.y, unit.x) };
-  if (d.kind === "conv") return { ...base, ...conv(d, unit, prev, weights.get(d.name)), next: following(layers, li, unit, tensors) };
-  if (POOLS.has(d.kind)) return { ...base, ...pool(d, unit, prev, t) };
-  if (d.kind === "dense") return { ...base, ...dense(unit, prev, weights.get(d.name)), next: following(layers, li, unit, tensors) };
-  if (ELEMENTWISE.has(d.kind)) return { ...base, input: at(prev, unit.c, unit.y, unit.x) };
-  if (d.kind === "flatten") {
-    const hw = prev.H * prev.W, i = unit.c;
-    return { ...base, from: { c: Math.floor(i / hw), y: Math.floor((i % hw) / prev.W), x: i % prev.W } };
-  }
-  if (d.kind === "softmax") return { ...base, ...softmax(prev, t) };
-  return base;   // the input: just the pixel
+  const rule = EXPLAIN[d.op];
+  if (!rule) throw new Error(`arithmetic: no rule for op "${d.op}" (layer ${d.name})`);
+  const base = {
+    op: d.op,
+    kind: d.kind,
+    family: d.family,
+    layer: d.name,
+    unit,
+    value: at(t, unit.c, unit.y, unit.x),
+  };
+  const ctx = {
+    d,
+    unit,
+    t,
+    prev: tensors[li - 1],
+    weights,
+    next: () => following(layers, li, unit, tensors),
+  };
+  return { ...base, ...rule(ctx) };
 }
 
 /** Dense/conv weights response → {shape, weight: Float32Array, bias: Float32Array, inputs}. */
@@ -122,7 +151,15 @@ export function parseWeights(body) {
   const flat = (a) => Float32Array.from(a.data.flat(Infinity));
   const weight = flat(body.weight);
   const size = body.weight.shape.reduce((a, b) => a * b, 1);
-  if (weight.length !== size) throw new Error(`weights of ${body.name}: ${weight.length} values for shape [${body.weight.shape}]`);
-  return { name: body.name, kind: body.kind, shape: body.weight.shape, weight, bias: flat(body.bias),
-    inputs: body.weight.shape.slice(1).reduce((a, b) => a * b, 1) };
+  if (weight.length !== size) {
+    throw new Error(`weights of ${body.name}: ${weight.length} values for shape [${body.weight.shape}]`);
+  }
+  return {
+    name: body.name,
+    kind: body.kind,
+    shape: body.weight.shape,
+    weight,
+    bias: flat(body.bias),
+    inputs: body.weight.shape.slice(1).reduce((a, b) => a * b, 1),
+  };
 }

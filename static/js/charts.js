@@ -24,28 +24,61 @@ export function createSoftmaxChart(container, { onHover = () => {} } = {}) {
   let label = null;
 
   const layout = {
-    width: 220, height: 330, margin: { l: 34, r: 12, t: 8, b: 36 },
-    xaxis: { range: [0, 1], tickvals: [0, 0.5, 1], fixedrange: true, tickfont: { size: 15 }, title: { text: "probability", font: { size: 14 } } },
-    yaxis: { autorange: "reversed", tickvals: digits, ticktext: digits.map(String), fixedrange: true, tickfont: { size: 18 } },
-    paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", showlegend: false, bargap: 0.18,
+    width: 220,
+    height: 330,
+    margin: { l: 34, r: 12, t: 8, b: 36 },
+    xaxis: {
+      range: [0, 1],
+      tickvals: [0, 0.5, 1],
+      fixedrange: true,
+      tickfont: { size: 15 },
+      title: { text: "probability", font: { size: 14 } },
+    },
+    yaxis: {
+      autorange: "reversed",
+      tickvals: digits,
+      ticktext: digits.map(String),
+      fixedrange: true,
+      tickfont: { size: 18 },
+    },
+    paper_bgcolor: "rgba(0,0,0,0)",
+    plot_bgcolor: "rgba(0,0,0,0)",
+    showlegend: false,
+    bargap: 0.18,
   };
   const config = { displayModeBar: false, responsive: false, staticPlot: false };
 
   function draw() {
     const colours = digits.map((d) => (d === highlighted ? "#111" : d === label ? "#c2410c" : "#9aa4b2"));
-    return Plotly.react(plot, [{
-      type: "bar", orientation: "h", x: probs, y: digits, marker: { color: colours },
-      hovertemplate: "digit %{y}: %{x:.4f}<extra></extra>",
-    }], layout, config);
+    return Plotly.react(
+      plot,
+      [
+        {
+          type: "bar",
+          orientation: "h",
+          x: probs,
+          y: digits,
+          marker: { color: colours },
+          hovertemplate: "digit %{y}: %{x:.4f}<extra></extra>",
+        },
+      ],
+      layout,
+      config,
+    );
   }
   // Plotly redraws cost ~10–15 ms here: while the pen streams updates the bars are redrawn at most
   // every CHART_INTERVAL ms (the last update always lands); the big digit updates immediately.
   const CHART_INTERVAL = 120;
-  let lastDraw = -Infinity, timer = null;
+  let lastDraw = -Infinity,
+    timer = null;
   function schedule() {
     if (timer) return;
     const wait = Math.max(0, lastDraw + CHART_INTERVAL - performance.now());
-    timer = setTimeout(() => { timer = null; lastDraw = performance.now(); draw(); }, wait);
+    timer = setTimeout(() => {
+      timer = null;
+      lastDraw = performance.now();
+      draw();
+    }, wait);
   }
   draw();
   plot.on && plot.on("plotly_hover", (ev) => onHover(ev.points[0].pointIndex));
@@ -74,9 +107,14 @@ export function createSoftmaxChart(container, { onHover = () => {} } = {}) {
       plot.style.width = `${layout.width}px`;
       plot.style.height = `${layout.height}px`;
       // Plotly.react diffs against the layout object it was given, which these lines mutated in place
-      Plotly.relayout(plot, { width: layout.width, height: layout.height, margin: { ...layout.margin },
-        "xaxis.tickfont.size": layout.xaxis.tickfont.size, "xaxis.title.font.size": layout.xaxis.title.font.size,
-        "yaxis.tickfont.size": layout.yaxis.tickfont.size });
+      Plotly.relayout(plot, {
+        width: layout.width,
+        height: layout.height,
+        margin: { ...layout.margin },
+        "xaxis.tickfont.size": layout.xaxis.tickfont.size,
+        "xaxis.title.font.size": layout.xaxis.title.font.size,
+        "yaxis.tickfont.size": layout.yaxis.tickfont.size,
+      });
     },
     values: () => ({ probs: probs.slice(), label }),
     /** Centre of bar i relative to `container`, for drawing links to it. */

@@ -3,32 +3,27 @@
  * written on every change), the hide list, presentation mode, colour palettes, "copy link", the
  * guided tour, the architecture summary, the filter viewer and the exports.
  *
- * createClassroom({state, hook, model, view, loadInput, loadSample}) → {start(), rendered(), palette()}
- *   loadInput({digit} | {code}, shift)  main.js sends that input through the forward channel
+ * createClassroom({state, data, view, inputs}) → {start(), rendered(), palette(), share}
+ *   inputs (inputs.js): fromLink(input) sends a link's input, firstSample() a digit for the tour
  */
-import { CONTROL_NAMES } from "./controls-list.js";
+import { CONTROLS, CONTROL_NAMES } from "./controls-list.js";
 import { fromParams, linkParams, toHash } from "./urlstate.js";
-import { applyHide, downloadBlob, onKey } from "./teacher.js";
-import { createShareBox } from "./share.js";
+import { applyHide, bindPresentation, downloadBlob, markControls } from "./core/teacher.js";
+import { createShareBox } from "./core/share.js";
+import { byId as $, el } from "./core/dom.js";
+import { PALETTES, effectivePalette } from "./core/colors.js";
+import { float32String, forwardAsJSON } from "./core/tensor.js";
 import { buildTour } from "./tour-steps.js";
 import { createTour } from "./tour.js";
 import { createSummary } from "./summary.js";
 import { createFilterViewer } from "./filters.js";
 import { composeView } from "./export.js";
 import { explain } from "./arithmetic.js";
-import { float32String } from "./detail.js";
-import { PALETTES } from "./colors.js";
 
-const $ = (id) => document.getElementById(id);
 export const PRESENT_ZOOM = 1.5;
 
-/** The palette actually used: "auto" is the projector palette while presenting. */
-export function effectivePalette(s) {
-  if (s.palette !== "auto") return s.palette;
-  return s.present ? "projector" : "classic";
-}
-
-export function createClassroom({ state, hook, model, view, loadInput, loadSample }) {
+export function createClassroom({ state, data, view, inputs }) {
+  const { model } = data.get();
   const steps = buildTour(model);
   const url = () => `${location.origin}${location.pathname}${keptQuery()}#${toHash(state.get(), model)}`;
 
@@ -49,20 +44,16 @@ export function createClassroom({ state, hook, model, view, loadInput, loadSampl
   // ---- teacher controls ----
   const share = createShareBox($("share"), { getUrl: url });
   const palette = $("palette");
-  palette.replaceChildren(...[["auto", "auto"], ...Object.entries(PALETTES).map(([k, p]) => [k, p.label])]
-    .map(([v, t]) => { const o = document.createElement("option"); o.value = v; o.textContent = t; return o; }));
+  const choices = [["auto", "auto"], ...Object.entries(PALETTES).map(([k, p]) => [k, p.label])];
+  palette.replaceChildren(...choices.map(([v, t]) => el("option", { value: v }, t)));
   palette.addEventListener("change", () => state.set({ palette: palette.value }));
-  $("present-toggle").addEventListener("click", () => state.set({ present: !state.get().present }));
-  onKey("p", () => state.set({ present: !state.get().present }));
+  const applyPresent = bindPresentation(state, {
+    button: $("present-toggle"),
+    onChange: (on) => view.setZoom(on ? PRESENT_ZOOM : 1),
+  });
   $("tour-start").addEventListener("click", () => state.set({ tour: 0 }));
   $("export-png").addEventListener("click", exportPng);
   $("export-json").addEventListener("click", exportJson);
-
-  function applyPresent(on) {
-    document.documentElement.classList.toggle("present", on);
-    $("present-toggle").setAttribute("aria-pressed", String(on));
-    view.setZoom(on ? PRESENT_ZOOM : 1);
-  }
 
   // ---- tour ----
   const tour = createTour($("tour-host"), {
@@ -77,7 +68,8 @@ export function createClassroom({ state, hook, model, view, loadInput, loadSampl
   function spotlight(step) {
     for (const s of document.querySelectorAll(".tour-spot")) s.classList.remove("tour-spot");
     if (!step) return;
-    for (const sec of view.sections()) if (step.layers.includes(sec.name)) sec.section.classList.add("tour-spot");
+    for (const sec of view.sections())
+      if (step.layers.includes(sec.name)) sec.section.classList.add("tour-spot");
     if (step.panels.includes("seen")) $("seen-panel").classList.add("tour-spot");
     if (step.panels.includes("detail")) $("detail-host").classList.add("tour-spot");
     const first = view.sections().find((s) => s.name === step.layers[step.layers.length - 1]);
@@ -92,14 +84,25 @@ export function createClassroom({ state, hook, model, view, loadInput, loadSampl
       shownStep = null;
       return;
     }
-    if (!hook.tensors) return;
-    if (hook.lastResponse && hook.lastResponse.empty && loadSample()) return;   // the tour needs a digit: rendered() comes back here
+    const { tensors, weights, response } = data.get();
+    if (!tensors) return;
+    if (response && response.empty && inputs.firstSample()) return; // the tour needs a digit: rendered() comes back here
     const step = steps[i];
-    const ctx = { model, tensors: hook.tensors, weights: hook.weights,
-      explain: (li, u) => explain(model.layers, li, u, hook.tensors, hook.weights) };
+    const ctx = {
+      model,
+      tensors,
+      weights,
+      explain: (li, u) => explain(model.layers, li, u, tensors, weights),
+    };
     const unit = step.pin(ctx);
     if (unit) state.set({ pinned: unit });
-    tour.show({ index: i, total: steps.length, title: step.title, paragraphs: step.text(ctx, unit), figure: step.figure && step.figure(ctx) });
+    tour.show({
+      index: i,
+      total: steps.length,
+      title: step.title,
+      paragraphs: step.text(ctx, unit),
+      figure: step.figure && step.figure(ctx),
+    });
     document.getElementById("tour").dataset.stepId = step.id;
     spotlight(step);
     if (shownStep === null || !document.getElementById("tour").contains(document.activeElement)) tour.focus();
@@ -109,36 +112,55 @@ export function createClassroom({ state, hook, model, view, loadInput, loadSampl
   // ---- understanding the model ----
   createSummary($("summary")).update(model);
   const filters = createFilterViewer($("filters"), { labHref });
-  const kernelText = new WeakMap();   // rows → "kv" text: the weights never change, the input does on every render
+  const kernelText = new WeakMap(); // rows → "kv" text: the weights never change, the input does on every render
   function labHref(layer, o, i, rows) {
     const s = state.get();
-    const src = s.input.source === "sample" ? `sample:${s.input.sampleId}` : s.input.code ? `draw:${s.input.code}` : null;
+    const src =
+      s.input.source === "sample"
+        ? `sample:${s.input.sampleId}`
+        : s.input.code
+          ? `draw:${s.input.code}`
+          : null;
     let kv = kernelText.get(rows);
-    if (kv === undefined) kernelText.set(rows, kv = rows.map((r) => r.map(float32String).join(",")).join(";"));
+    if (kv === undefined)
+      kernelText.set(rows, (kv = rows.map((r) => r.map(float32String).join(",")).join(";")));
     const name = `${layer} filter ${o}${model.layers.find((d) => d.name === layer).input_shape[0] > 1 ? `, input map ${i}` : ""}`;
-    const parts = [src && `src=${encodeURIComponent(src)}`, "k=custom", `kv=${kv}`, `kn=${encodeURIComponent(name)}`].filter(Boolean);
+    const parts = [
+      src && `src=${encodeURIComponent(src)}`,
+      "k=custom",
+      `kv=${kv}`,
+      `kn=${encodeURIComponent(name)}`,
+    ].filter(Boolean);
     return `/kernels#${parts.join("&")}`;
   }
-  const paintFilters = () => filters.update({ model, weights: hook.weights, palette: effectivePalette(state.get()) });
+  const currentPalette = () => effectivePalette(state.get().palette, state.get().present);
+  const paintFilters = () =>
+    filters.update({ model, weights: data.get().weights, palette: currentPalette() });
 
   // ---- exports ----
   function exportPng() {
-    const r = hook.lastResponse;
+    const r = data.get().response;
     const label = r && r.prediction ? r.prediction.label : null;
-    const title = `ConvScope · ${model.name}` + (label === null ? "" : ` · predicted ${label} (p = ${r.prediction.probabilities[label].toFixed(3)})`);
-    const canvas = composeView($("layers").querySelector(".layers-inner"),
-      { title, probs: r && r.prediction ? r.prediction.probabilities : null, label });
+    const title =
+      `ConvScope · ${model.name}` +
+      (label === null ? "" : ` · predicted ${label} (p = ${r.prediction.probabilities[label].toFixed(3)})`);
+    const canvas = composeView($("layers").querySelector(".layers-inner"), {
+      title,
+      probs: r && r.prediction ? r.prediction.probabilities : null,
+      label,
+    });
     canvas.toBlob((blob) => downloadBlob(blob, "convscope-view.png"), "image/png");
   }
   function exportJson() {
-    if (!hook.lastForward) return;
-    downloadBlob(new Blob([JSON.stringify(hook.lastForward)], { type: "application/json" }), "convscope-forward.json");
+    const r = data.get().response;
+    if (!r) return;
+    const json = JSON.stringify(forwardAsJSON(r)); // the default JSON shape, whatever the page asked for
+    downloadBlob(new Blob([json], { type: "application/json" }), "convscope-forward.json");
   }
 
   state.subscribe((s, changed) => {
     writeUrl();
     if (changed.includes("hide")) applyHide(s.hide);
-    if (changed.includes("present")) applyPresent(s.present);
     if (changed.includes("palette")) palette.value = s.palette;
     if (changed.includes("palette") || changed.includes("present")) paintFilters();
     if (changed.includes("input")) filters.refreshLinks();
@@ -148,22 +170,26 @@ export function createClassroom({ state, hook, model, view, loadInput, loadSampl
   return {
     /** Apply the link the page was opened with; returns true if it named an input. */
     start() {
-      const { patch, input, problems } = fromParams(linkParams(location.search, location.hash),
-        { model, controls: CONTROL_NAMES, tourLength: steps.length });
-      if (problems.length) hook.linkProblems = problems;
+      const { patch, input, problems } = fromParams(linkParams(location.search, location.hash), {
+        model,
+        controls: CONTROL_NAMES,
+        tourLength: steps.length,
+      });
+      if (problems.length) data.set({ linkProblems: problems });
+      markControls(CONTROLS);
       state.set(patch);
       applyHide(state.get().hide);
-      applyPresent(state.get().present);
+      applyPresent();
       palette.value = state.get().palette;
       paintFilters();
-      if (input) loadInput(input);
+      if (input) inputs.fromLink(input);
       return Boolean(input);
     },
     rendered() {
       if (state.get().tour !== null) showTour();
       filters.refreshLinks();
     },
-    palette: () => effectivePalette(state.get()),
+    palette: currentPalette,
     share,
   };
 }

@@ -1,29 +1,30 @@
 /**
- * The layer view's hideable controls, as data: name → what it hides.  A teacher lists names in
- * the URL (hide=gallery,upload,eraser); the page marks each element with data-control="name".
+ * The layer view's hideable controls, as data: name → CSS selector of what it hides (the kernel
+ * lab's table has the same shape, lab/controlsList.js).  A teacher lists names in the URL
+ * (hide=gallery,upload,eraser); core/teacher.js marks and hides the matching elements.
  */
 export const CONTROLS = {
-  draw: "the drawing pad panel",
-  tools: "all drawing tools",
-  pen: "the pen button",
-  eraser: "the eraser button",
-  brush: "the brush size slider",
-  undo: "the undo button",
-  clear: "the clear button",
-  seen: "the 'what the network sees' panel",
-  shift: "the shift-by-one-pixel buttons",
-  steps: "the preprocessing-steps checkbox",
-  gallery: "the MNIST digit gallery",
-  upload: "the image upload",
-  detail: "the arithmetic panel",
-  scope: "the colour range menu",
-  palette: "the colour map menu",
-  present: "the presentation-mode button",
-  tour: "the tour button",
-  export: "the export buttons",
-  link: "the copy-link button",
-  summary: "the architecture summary",
-  filters: "the filter viewer",
-  nav: "the links to the other page",
+  draw: ".pad-panel", // the drawing pad panel
+  tools: ".pad-panel .tools", // all drawing tools
+  pen: "#tool-pen",
+  eraser: "#tool-eraser",
+  brush: ".tools .brush", // the brush size slider
+  undo: "#undo",
+  clear: "#clear",
+  seen: "#seen-panel", // the 'what the network sees' panel
+  shift: "#seen-panel .shift", // the shift-by-one-pixel buttons
+  steps: "label.check:has(#show-steps)", // the preprocessing-steps checkbox
+  gallery: "#gallery-title, #gallery", // the MNIST digit gallery
+  upload: "label.upload", // the image upload
+  detail: "#detail-host", // the arithmetic panel
+  scope: "label:has(#color-scope)", // the colour range menu
+  palette: "label.palette-pick", // the colour map menu
+  present: "#present-toggle",
+  tour: "#tour-start",
+  export: "#export-png, #export-json",
+  link: "#share", // the copy-link button
+  summary: "#summary-details", // the architecture summary
+  filters: "#filters-details", // the filter viewer
+  nav: ".site-nav", // the links to the other page
 };
 export const CONTROL_NAMES = Object.keys(CONTROLS);

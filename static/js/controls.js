@@ -3,7 +3,7 @@
  * steps toggle, colour-range scope, upload), bound to the state and the callbacks main.js gives.
  */
 
-const $ = (id) => document.getElementById(id);
+import { byId as $ } from "./core/dom.js";
 
 export function bindControls({ state, drawpad, shift, upload }) {
   const tools = { pen: $("tool-pen"), eraser: $("tool-eraser") };
@@ -37,7 +37,11 @@ export function bindControls({ state, drawpad, shift, upload }) {
     e.preventDefault();
   });
   document.addEventListener("keydown", (e) => {
-    if ((e.ctrlKey || e.metaKey) && e.key === "z" && !(e.target.closest && e.target.closest("input, textarea"))) {
+    if (
+      (e.ctrlKey || e.metaKey) &&
+      e.key === "z" &&
+      !(e.target.closest && e.target.closest("input, textarea"))
+    ) {
       drawpad.undo();
       e.preventDefault();
     }
@@ -45,9 +49,11 @@ export function bindControls({ state, drawpad, shift, upload }) {
 
   state.subscribe((s, changed) => {
     if (changed.includes("tool")) {
-      for (const [name, button] of Object.entries(tools)) button.setAttribute("aria-pressed", String(s.tool === name));
+      for (const [name, button] of Object.entries(tools))
+        button.setAttribute("aria-pressed", String(s.tool === name));
     }
-    if (changed.includes("input")) $("shift-readout").textContent = `shift ${s.input.shift[0]}, ${s.input.shift[1]}`;
+    if (changed.includes("input"))
+      $("shift-readout").textContent = `shift ${s.input.shift[0]}, ${s.input.shift[1]}`;
     if (changed.includes("brush")) $("brush").value = String(s.brush);
     if (changed.includes("colorScope")) $("color-scope").value = s.colorScope;
     if (changed.includes("showSteps")) $("show-steps").checked = s.showSteps;

@@ -5,29 +5,24 @@
  * createDetail(container, {onClose}) → {update(explanation | null)}
  */
 
-import { float32String } from "./tensor.js";
-
-export { float32String };   // the shortest decimal that reads back as the same float32
+import { float32String } from "./core/tensor.js";
+import { el } from "./core/dom.js";
 
 const f = (v, d = 3) => (v === null || v === undefined ? "pad" : Number(v).toFixed(d));
-const el = (tag, cls, text) => {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-};
 
 function grid(rows, { title, cls = "", mark = null, sign = false } = {}) {
   const wrap = el("figure", `numgrid ${cls}`);
   if (title) wrap.append(el("figcaption", "", title));
   const table = el("div", "cells");
   table.style.gridTemplateColumns = `repeat(${rows[0].length}, auto)`;
-  rows.forEach((row, y) => row.forEach((v, x) => {
-    const c = el("span", "cell", f(v));
-    if (sign && v) c.classList.add(v > 0 ? "pos" : "neg");
-    if (mark && mark.y === y && mark.x === x) c.classList.add("winner");
-    table.append(c);
-  }));
+  rows.forEach((row, y) =>
+    row.forEach((v, x) => {
+      const c = el("span", "cell", f(v));
+      if (sign && v) c.classList.add(v > 0 ? "pos" : "neg");
+      if (mark && mark.y === y && mark.x === x) c.classList.add("winner");
+      table.append(c);
+    }),
+  );
   wrap.append(table);
   return wrap;
 }
@@ -40,30 +35,77 @@ const eq = (parts) => {
 
 function activationLine(x) {
   if (!x.next) return null;
-  return eq([["", `then ${x.next.name} (${x.next.kind}): `], ["num", f(x.value, 4)], ["", " → "], ["num big", f(x.next.value, 4)]]);
+  return eq([
+    ["", `then ${x.next.name} (${x.next.kind}): `],
+    ["num", f(x.value, 4)],
+    ["", " → "],
+    ["num big", f(x.next.value, 4)],
+  ]);
+}
+
+const POOL_LINES = {
+  max: (x) => [
+    ["", "max = "],
+    ["num big", f(x.computed, 4)],
+    ["", x.winner ? `  (winner at row ${x.winner.y}, col ${x.winner.x} of the window, in green)` : ""],
+  ],
+  mean: (x) => [
+    ["", "sum "],
+    ["num", f(x.sum, 4)],
+    ["", ` ÷ ${x.area} = `],
+    ["num big", f(x.computed, 4)],
+  ],
+  l2: (x) => [
+    ["", "√(Σ x²) = √"],
+    ["num", f(x.sumSquares, 4)],
+    ["", " = "],
+    ["num big", f(x.computed, 4)],
+  ],
+};
+
+/** Where the unit sits, in words: vector units by index, map units by channel, row and column. */
+export function unitWords(family, u) {
+  return family === "vector" ? `unit ${u.c}` : `channel ${u.c}, row ${u.y}, col ${u.x}`;
 }
 
 const RENDER = {
   conv(x, body) {
     for (const ch of x.channels) {
       // operator + table stay together, so a narrow panel wraps the row before an operator
-      const term = (...parts) => { const g = el("div", "conv-term"); g.append(...parts); return g; };
+      const term = (...parts) => {
+        const g = el("div", "conv-term");
+        g.append(...parts);
+        return g;
+      };
       const row = el("div", "conv-channel");
-      row.append(term(el("div", "ch-label", `in ch ${ch.c}`), grid(ch.patch, { title: "input patch" })),
+      row.append(
+        term(el("div", "ch-label", `in ch ${ch.c}`), grid(ch.patch, { title: "input patch" })),
         term(el("span", "op", "×"), grid(ch.kernel, { title: "kernel", sign: true })),
-        term(el("span", "op", "="), grid(ch.products, { title: "products", sign: true }), el("div", "ch-sum", `Σ ${f(ch.sum, 4)}`)));
+        term(
+          el("span", "op", "="),
+          grid(ch.products, { title: "products", sign: true }),
+          el("div", "ch-sum", `Σ ${f(ch.sum, 4)}`),
+        ),
+      );
       body.append(row);
     }
-    body.append(eq([["", "Σ products "], ["num", f(x.sum, 4)], ["", " + bias "], ["num", f(x.bias, 4)], ["", " = "],
-      ["num big", f(x.computed, 4)], ["", `  (server: ${f(x.value, 4)})`]]));
+    body.append(
+      eq([
+        ["", "Σ products "],
+        ["num", f(x.sum, 4)],
+        ["", " + bias "],
+        ["num", f(x.bias, 4)],
+        ["", " = "],
+        ["num big", f(x.computed, 4)],
+        ["", `  (server: ${f(x.value, 4)})`],
+      ]),
+    );
     const a = activationLine(x);
     if (a) body.append(a);
   },
   pool(x, body) {
-    body.append(grid(x.window, { title: `${x.op} window`, cls: "pool-window", mark: x.winner }));
-    if (x.op === "maxpool") body.append(eq([["", "max = "], ["num big", f(x.computed, 4)], ["", x.winner ? `  (winner at row ${x.winner.y}, col ${x.winner.x} of the window, in green)` : ""]]));
-    else if (x.op === "avgpool") body.append(eq([["", "sum "], ["num", f(x.sum, 4)], ["", ` ÷ ${x.area} = `], ["num big", f(x.computed, 4)]]));
-    else body.append(eq([["", "√(Σ x²) = √"], ["num", f(x.sumSquares, 4)], ["", " = "], ["num big", f(x.computed, 4)]]));
+    body.append(grid(x.window, { title: `${x.kind} window`, cls: "pool-window", mark: x.winner }));
+    body.append(eq(POOL_LINES[x.reduce](x)));
   },
   dense(x, body) {
     const table = el("table", "terms");
@@ -79,16 +121,38 @@ const RENDER = {
       });
       table.append(tr);
     }
-    body.append(table, eq([["", `Σ all ${x.terms.length} products `], ["num", f(x.sum, 4)], ["", " + bias "], ["num", f(x.bias, 4)],
-      ["", " = "], ["num big", f(x.computed, 4)], ["", `  (server: ${f(x.value, 4)})`]]));
+    body.append(
+      table,
+      eq([
+        ["", `Σ all ${x.terms.length} products `],
+        ["num", f(x.sum, 4)],
+        ["", " + bias "],
+        ["num", f(x.bias, 4)],
+        ["", " = "],
+        ["num big", f(x.computed, 4)],
+        ["", `  (server: ${f(x.value, 4)})`],
+      ]),
+    );
     const a = activationLine(x);
     if (a) body.append(a);
   },
-  elementwise(x, body) {
-    body.append(eq([["", `${x.kind}(`], ["num", f(x.input, 4)], ["", ") = "], ["num big", f(x.value, 4)]]));
+  activation(x, body) {
+    body.append(
+      eq([
+        ["", `${x.kind}(`],
+        ["num", f(x.input, 4)],
+        ["", ") = "],
+        ["num big", f(x.value, 4)],
+      ]),
+    );
   },
   flatten(x, body) {
-    body.append(eq([["", `reads channel ${x.from.c}, row ${x.from.y}, col ${x.from.x} of the previous layer: `], ["num big", f(x.value, 4)]]));
+    body.append(
+      eq([
+        ["", `reads channel ${x.from.c}, row ${x.from.y}, col ${x.from.x} of the previous layer: `],
+        ["num big", f(x.value, 4)],
+      ]),
+    );
   },
   softmax(x, body) {
     const table = el("table", "terms");
@@ -100,15 +164,23 @@ const RENDER = {
       [String(i), f(z, 4), f(x.exps[i], 4), f(x.probs[i], 4)].forEach((v) => tr.append(el("td", "", v)));
       table.append(tr);
     });
-    body.append(table, eq([["", `p(${x.unit.c}) = exp / Σ exp = ${f(x.exps[x.unit.c], 4)} / ${f(x.sumExp, 4)} = `], ["num big", f(x.probs[x.unit.c], 4)]]));
+    body.append(
+      table,
+      eq([
+        ["", `p(${x.unit.c}) = exp / Σ exp = ${f(x.exps[x.unit.c], 4)} / ${f(x.sumExp, 4)} = `],
+        ["num big", f(x.probs[x.unit.c], 4)],
+      ]),
+    );
   },
   input(x, body) {
-    body.append(eq([["", "pixel value "], ["num big", f(x.value, 4)]]));
+    body.append(
+      eq([
+        ["", "pixel value "],
+        ["num big", f(x.value, 4)],
+      ]),
+    );
   },
 };
-const POOLS = new Set(["maxpool", "avgpool", "l2pool"]);
-const ELEMENTWISE = new Set(["relu", "leaky_relu", "sigmoid", "tanh", "lecun_tanh", "softplus"]);
-const family = (kind) => (POOLS.has(kind) ? "pool" : ELEMENTWISE.has(kind) ? "elementwise" : kind);
 
 export function createDetail(container, { onClose = () => {} } = {}) {
   const root = el("div", "detail");
@@ -132,19 +204,36 @@ export function createDetail(container, { onClose = () => {} } = {}) {
       close.hidden = !x;
       if (!x) {
         title.textContent = "Arithmetic";
-        body.append(el("p", "hint", "Click any unit (or focus a layer and press Enter) to see how its value is computed."));
+        body.append(
+          el(
+            "p",
+            "hint",
+            "Click any unit (or focus a layer and press Enter) to see how its value is computed.",
+          ),
+        );
         return;
       }
       const u = x.unit;
-      const where = x.kind === "softmax" || x.kind === "dense" || x.kind === "flatten" || (u.y === 0 && u.x === 0 && !x.window && !x.channels && x.kind !== "input" && x.kind !== "relu")
-        ? `unit ${u.c}` : `channel ${u.c}, row ${u.y}, col ${u.x}`;
-      title.textContent = `${x.layer} (${x.kind}) · ${where}`;
-      Object.assign(root.dataset, { pinned: "true", layer: x.layer, kind: x.kind, channel: u.c, y: u.y, x: u.x,
-        value: float32String(x.value) });
+      title.textContent = `${x.layer} (${x.kind}) · ${unitWords(x.family, u)}`;
+      Object.assign(root.dataset, {
+        pinned: "true",
+        layer: x.layer,
+        kind: x.kind,
+        channel: u.c,
+        y: u.y,
+        x: u.x,
+        value: float32String(x.value),
+      });
       for (const key of ["sum", "bias", "computed"]) if (x[key] !== undefined) root.dataset[key] = x[key];
-      if (x.next) { root.dataset.activation = float32String(x.next.value); root.dataset.activationLayer = x.next.name; }
-      if (x.winner) { root.dataset.winnerY = x.winner.y; root.dataset.winnerX = x.winner.x; }
-      RENDER[family(x.kind)](x, body);
+      if (x.next) {
+        root.dataset.activation = float32String(x.next.value);
+        root.dataset.activationLayer = x.next.name;
+      }
+      if (x.winner) {
+        root.dataset.winnerY = x.winner.y;
+        root.dataset.winnerX = x.winner.x;
+      }
+      RENDER[x.op](x, body);
     },
   };
 }

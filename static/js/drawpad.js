@@ -34,12 +34,15 @@ export function createDrawpad(container, { size = 280, onStroke = () => {}, brus
 
   const toCanvas = (e) => {
     const r = canvas.getBoundingClientRect();
-    return { x: ((e.clientX - r.left) / r.width) * size, y: ((e.clientY - r.top) / r.height) * size,
-      p: e.pointerType === "pen" ? (e.pressure || 0.5) : 0.5 };
+    return {
+      x: ((e.clientX - r.left) / r.width) * size,
+      y: ((e.clientY - r.top) / r.height) * size,
+      p: e.pointerType === "pen" ? e.pressure || 0.5 : 0.5,
+    };
   };
 
   function segment(a, b) {
-    const width = opts.brush * (0.4 + 1.2 * b.p);       // pressure 0.5 (mouse, touch) → brush
+    const width = opts.brush * (0.4 + 1.2 * b.p); // pressure 0.5 (mouse, touch) → brush
     ctx.strokeStyle = opts.tool === "eraser" ? "#000" : "#fff";
     ctx.lineWidth = opts.tool === "eraser" ? width * 1.6 : width;
     ctx.lineCap = "round";
@@ -83,7 +86,9 @@ export function createDrawpad(container, { size = 280, onStroke = () => {}, brus
 
   return {
     element: canvas,
-    update(o) { opts = { ...opts, ...o }; },
+    update(o) {
+      opts = { ...opts, ...o };
+    },
     clear() {
       undoStack.push({ image: ctx.getImageData(0, 0, size, size), blank });
       fillBlack();
@@ -101,18 +106,21 @@ export function createDrawpad(container, { size = 280, onStroke = () => {}, brus
     /** Show grayscale rows (e.g. a 32×32 input from a link) scaled to the pad; undoable, no onStroke. */
     load(rows) {
       undoStack.push({ image: ctx.getImageData(0, 0, size, size), blank });
-      const h = rows.length, w = rows[0].length;
+      const h = rows.length,
+        w = rows[0].length;
       const src = document.createElement("canvas");
       src.width = w;
       src.height = h;
       const sc = src.getContext("2d");
       const img = sc.createImageData(w, h);
       let any = false;
-      rows.forEach((row, y) => row.forEach((v, x) => {
-        const g = Math.round(Math.min(1, Math.max(0, v)) * 255);
-        img.data.set([g, g, g, 255], (y * w + x) * 4);
-        if (g) any = true;
-      }));
+      rows.forEach((row, y) =>
+        row.forEach((v, x) => {
+          const g = Math.round(Math.min(1, Math.max(0, v)) * 255);
+          img.data.set([g, g, g, 255], (y * w + x) * 4);
+          if (g) any = true;
+        }),
+      );
       sc.putImageData(img, 0, 0);
       fillBlack();
       ctx.imageSmoothingEnabled = true;

@@ -21,8 +21,10 @@ function textOf(ctx, node, base, { align = "center", weight = null } = {}) {
 function bars(ctx, plot, base, probs, label) {
   const r = plot.getBoundingClientRect();
   if (!r.width) return;
-  const x0 = r.left - base.left + 30, y0 = r.top - base.top + TITLE_H + 8;
-  const w = r.width - 44, rowH = (r.height - 44) / probs.length;
+  const x0 = r.left - base.left + 30,
+    y0 = r.top - base.top + TITLE_H + 8;
+  const w = r.width - 44,
+    rowH = (r.height - 44) / probs.length;
   ctx.font = `600 ${Math.round(rowH * 0.6)}px system-ui, sans-serif`;
   ctx.textBaseline = "middle";
   probs.forEach((p, i) => {
@@ -58,10 +60,13 @@ export function composeView(inner, { title = "", probs = null, label = null } = 
     ctx.lineWidth = 1;
     ctx.strokeRect(r.left - base.left - 0.5, r.top - base.top + TITLE_H - 0.5, r.width + 1, r.height + 1);
   }
-  for (const node of inner.querySelectorAll(".layer-name, .layer-shape, .layer-params, .legend-range, .node-labels span, .predicted")) {
+  for (const node of inner.querySelectorAll(
+    ".layer-name, .layer-shape, .layer-params, .legend-range, .node-labels span, .predicted",
+  )) {
     textOf(ctx, node, base);
   }
-  for (const node of inner.querySelectorAll(".legend-ends span:first-child")) textOf(ctx, node, base, { align: "left" });
+  for (const node of inner.querySelectorAll(".legend-ends span:first-child"))
+    textOf(ctx, node, base, { align: "left" });
   for (const node of inner.querySelectorAll(".legend-ends span:last-child")) {
     const r = node.getBoundingClientRect();
     if (!r.width) continue;

@@ -6,22 +6,18 @@
  * createFilterViewer(container, {labHref(layer, o, i, rows) → url}) →
  *   {update({model, weights: Map(name → parseWeights()), palette}), refreshLinks()}
  */
-import { domain, paintRGBA, scaleFor } from "./colors.js";
+import { domain, paintRGBA, scaleFor } from "./core/colors.js";
+import { el } from "./core/dom.js";
 import { createLegend } from "./legend.js";
-
-const el = (tag, cls, text) => {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-};
 
 /** Kernel (o, i) of a conv weight (C_out, C_in, kh, kw) as rows [kh][kw]. */
 export function kernelRows(w, o, i) {
   const [, Cin, kh, kw] = w.shape;
   const rows = [];
   for (let y = 0; y < kh; y++) {
-    rows.push(Array.from(w.weight.subarray(((o * Cin + i) * kh + y) * kw, ((o * Cin + i) * kh + y + 1) * kw)));
+    rows.push(
+      Array.from(w.weight.subarray(((o * Cin + i) * kh + y) * kw, ((o * Cin + i) * kh + y + 1) * kw)),
+    );
   }
   return rows;
 }
@@ -33,13 +29,23 @@ export function createFilterViewer(container, { labHref }) {
 
   function layerBlock(d, w, palette) {
     const [Cout, Cin, kh, kw] = w.shape;
-    let min = Infinity, max = -Infinity;
-    for (const v of w.weight) { if (v < min) min = v; if (v > max) max = v; }
+    let min = Infinity,
+      max = -Infinity;
+    for (const v of w.weight) {
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
     const scale = scaleFor("conv", -1, palette);
     const [lo, hi] = domain(scale, min, max);
     const block = el("section", "filter-layer");
     block.dataset.layer = d.name;
-    block.append(el("h3", "", `${d.name}: ${Cout} filters × ${Cin} input ${Cin === 1 ? "channel" : "channels"}, ${kh}×${kw} each`));
+    block.append(
+      el(
+        "h3",
+        "",
+        `${d.name}: ${Cout} filters × ${Cin} input ${Cin === 1 ? "channel" : "channels"}, ${kh}×${kw} each`,
+      ),
+    );
     const grid = el("div", "filter-grid");
     grid.style.gridTemplateColumns = `auto repeat(${Cin}, auto)`;
     grid.append(el("span", "filter-corner", Cin > 1 ? "filter \\ input map" : ""));
@@ -51,7 +57,10 @@ export function createFilterViewer(container, { labHref }) {
         a.dataset.layer = d.name;
         a.dataset.filter = String(o);
         a.dataset.channel = String(i);
-        a.setAttribute("aria-label", `${d.name} filter ${o}${Cin > 1 ? `, input map ${i}` : ""}: open in the kernel lab`);
+        a.setAttribute(
+          "aria-label",
+          `${d.name} filter ${o}${Cin > 1 ? `, input map ${i}` : ""}: open in the kernel lab`,
+        );
         a.title = `${d.name} filter ${o}${Cin > 1 ? `, input map ${i}` : ""} — open in the kernel lab`;
         const cv = el("canvas", "filter-canvas");
         cv.width = kw;
@@ -69,11 +78,15 @@ export function createFilterViewer(container, { labHref }) {
     grid.addEventListener("keydown", (ev) => {
       const a = ev.target.closest("a.filter");
       if (!a) return;
-      const o = Number(a.dataset.filter), i = Number(a.dataset.channel);
-      const [dy, dx] = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] }[ev.key] || [];
+      const o = Number(a.dataset.filter),
+        i = Number(a.dataset.channel);
+      const [dy, dx] =
+        { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] }[ev.key] || [];
       if (dy === undefined) return;
       ev.preventDefault();
-      const to = grid.querySelector(`a.filter[data-filter="${Math.min(Cout - 1, Math.max(0, o + dy))}"][data-channel="${Math.min(Cin - 1, Math.max(0, i + dx))}"]`);
+      const to = grid.querySelector(
+        `a.filter[data-filter="${Math.min(Cout - 1, Math.max(0, o + dy))}"][data-channel="${Math.min(Cin - 1, Math.max(0, i + dx))}"]`,
+      );
       for (const x of grid.querySelectorAll("a.filter")) x.tabIndex = x === to ? 0 : -1;
       to.focus();
     });
@@ -90,7 +103,8 @@ export function createFilterViewer(container, { labHref }) {
   return {
     update({ model, weights, palette = "classic" }) {
       links = [];
-      const blocks = model.layers.filter((d) => d.kind === "conv" && weights.has(d.name))
+      const blocks = model.layers
+        .filter((d) => d.op === "conv" && weights.has(d.name))
         .map((d) => layerBlock(d, weights.get(d.name), palette));
       root.replaceChildren(...blocks);
       refreshLinks();

@@ -3,8 +3,8 @@
  * loads it; one Tab stop, arrow keys move between digits.  createGallery(container, {onPick(id)}) → {update({samples}), select(id|null)}
  * samples: [{id, label, image: {shape: [28, 28], data}}] (from GET /api/samples?include=images).
  */
-import { paintRGBA } from "./colors.js";
-import { flatten } from "./tensor.js";
+import { paintRGBA } from "./core/colors.js";
+import { flatten } from "./core/tensor.js";
 
 export function createGallery(container, { onPick = () => {} } = {}) {
   const list = document.createElement("div");
@@ -24,7 +24,14 @@ export function createGallery(container, { onPick = () => {} } = {}) {
     const all = [...buttons.values()];
     const i = all.indexOf(b);
     const perRow = Math.max(1, all.filter((x) => x.offsetTop === all[0].offsetTop).length);
-    const step = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: perRow, ArrowUp: -perRow, Home: -i, End: all.length - 1 - i }[ev.key];
+    const step = {
+      ArrowRight: 1,
+      ArrowLeft: -1,
+      ArrowDown: perRow,
+      ArrowUp: -perRow,
+      Home: -i,
+      End: all.length - 1 - i,
+    }[ev.key];
     if (step === undefined) return;
     ev.preventDefault();
     focusOn(all[Math.min(all.length - 1, Math.max(0, i + step))]);

@@ -4,7 +4,7 @@
  * and the tooltip text.  inspect(model, tensors, weights, unit) → {scene, tip, rf}
  */
 import { receptiveRect, sources } from "./geometry.js";
-import { at } from "./tensor.js";
+import { at } from "./core/tensor.js";
 
 const fmt = (v) => (Number.isFinite(v) ? v.toFixed(4) : String(v));
 
@@ -18,7 +18,6 @@ export function inspect(model, tensors, weights, unit) {
   const li = layerIndex(model, unit.layer);
   const d = model.layers[li];
   const t = tensors[li];
-  const isMap = d.output_shape.length === 3;
   if (unit.c < 0 || unit.c >= t.C || unit.y < 0 || unit.y >= t.H || unit.x < 0 || unit.x >= t.W) {
     throw new Error(`unit ${JSON.stringify(unit)} outside ${d.name} [${d.output_shape}]`);
   }
@@ -27,16 +26,25 @@ export function inspect(model, tensors, weights, unit) {
   const rf = receptiveRect(d, unit, model.input_shape);
   const scene = {
     target: unit,
-    sources: src.units.map((s) => ({ unit: { layer: prevName, c: s.c, y: s.y, x: s.x }, strength: s.contribution })),
+    sources: src.units.map((s) => ({
+      unit: { layer: prevName, c: s.c, y: s.y, x: s.x },
+      strength: s.contribution,
+    })),
     windows: src.windows.map((w) => ({ layer: prevName, ...w })),
     winner: src.winner && { layer: prevName, ...src.winner },
     rf,
   };
   if (scene.windows.length) scene.sources = [];
   const value = at(t, unit.c, unit.y, unit.x);
-  const where = d.kind === "softmax" ? `digit ${unit.c}` : isMap ? `channel ${unit.c} · row ${unit.y}, col ${unit.x}` : `unit ${unit.c}`;
-  const reads = d.kind === "dense" ? ` · links: top ${src.units.length} |w×a|` : "";
-  const tip = `${d.name} (${d.kind}) · ${where} · value ${fmt(value)}${reads}\n` +
+  const where =
+    d.op === "softmax"
+      ? `digit ${unit.c}`
+      : d.family === "map"
+        ? `channel ${unit.c} · row ${unit.y}, col ${unit.x}`
+        : `unit ${unit.c}`;
+  const reads = d.op === "dense" ? ` · links: top ${src.units.length} |w×a|` : "";
+  const tip =
+    `${d.name} (${d.kind}) · ${where} · value ${fmt(value)}${reads}\n` +
     `receptive field ${rf.height}×${rf.width} at (${rf.top}, ${rf.left})`;
   return { scene, tip, rf, value };
 }

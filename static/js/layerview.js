@@ -13,13 +13,7 @@ import { createLegend } from "./legend.js";
 import { createLinks } from "./links.js";
 import { createSoftmaxChart } from "./charts.js";
 import { colourDomain, layoutFor, paintMap, paintVector, vectorCell, vectorIndex } from "./tiles.js";
-
-const el = (tag, cls, text) => {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-};
+import { el } from "./core/dom.js";
 
 function buildLayer(desc, prevDesc, li) {
   const lay = layoutFor(desc, prevDesc);
@@ -32,16 +26,33 @@ function buildLayer(desc, prevDesc, li) {
   toggle.type = "button";
   toggle.setAttribute("aria-label", `Hide layer ${desc.name}`);
   toggle.setAttribute("aria-expanded", "true");
-  header.append(title, toggle,
+  header.append(
+    title,
+    toggle,
     el("div", "layer-shape", desc.output_shape.join("×")),
-    el("div", "layer-params", desc.params ? `${desc.params.toLocaleString("en")} params` : "no params"));
+    el("div", "layer-params", desc.params ? `${desc.params.toLocaleString("en")} params` : "no params"),
+  );
   header.querySelector(".layer-params").title = desc.params_formula || "";
   const body = el("div", "layer-body");
   body.tabIndex = 0;
   body.setAttribute("role", "group");
-  body.setAttribute("aria-label", `${desc.name} (${desc.kind}, ${desc.output_shape.join("×")}): ` +
-    "arrow keys step through units, Page Up/Down change channel, Enter pins, Escape unpins");
-  const entry = { desc, li, lay, section, body, toggle, canvases: [], legend: null, chart: null, cursor: { c: 0, y: 0, x: 0 } };
+  body.setAttribute(
+    "aria-label",
+    `${desc.name} (${desc.kind}, ${desc.output_shape.join("×")}): ` +
+      "arrow keys step through units, Page Up/Down change channel, Enter pins, Escape unpins",
+  );
+  const entry = {
+    desc,
+    li,
+    lay,
+    section,
+    body,
+    toggle,
+    canvases: [],
+    legend: null,
+    chart: null,
+    cursor: { c: 0, y: 0, x: 0 },
+  };
   if (lay.type === "maps") {
     const grid = el("div", "tiles");
     entry.grid = grid;
@@ -91,7 +102,8 @@ function sizeEntry(entry, zoom) {
     }
   } else if (lay.type === "vector") {
     // node columns grow wider, not taller: the long dense columns must stay on a projector screen
-    const cw = Math.round(lay.cellW * zoom), ch = lay.labels ? Math.round(lay.cellH * zoom) : lay.cellH;
+    const cw = Math.round(lay.cellW * zoom),
+      ch = lay.labels ? Math.round(lay.cellH * zoom) : lay.cellH;
     entry.canvases[0].style.width = `${lay.cols * cw}px`;
     entry.canvases[0].style.height = `${lay.rows * ch}px`;
     if (entry.labels) entry.labels.style.gridTemplateRows = `repeat(${lay.n}, ${ch}px)`;
@@ -100,7 +112,10 @@ function sizeEntry(entry, zoom) {
   }
 }
 
-export function createLayerView(container, { model, onHover = () => {}, onPin = () => {}, onToggle = () => {} }) {
+export function createLayerView(
+  container,
+  { model, onHover = () => {}, onPin = () => {}, onToggle = () => {} },
+) {
   const inner = el("div", "layers-inner");
   container.append(inner);
   const entries = model.layers.map((d, i) => buildLayer(d, model.layers[i - 1], i));
@@ -113,19 +128,29 @@ export function createLayerView(container, { model, onHover = () => {}, onPin = 
   document.body.append(tooltip);
   for (const e of entries) {
     if (e.lay.type === "softmax") {
-      e.chart = createSoftmaxChart(e.body, { onHover: (i) => onHover(i === null ? null : unitOf(e, i), null) });
+      e.chart = createSoftmaxChart(e.body, {
+        onHover: (i) => onHover(i === null ? null : unitOf(e, i), null),
+      });
     }
   }
 
-  function unitOf(e, i) { return { layer: e.desc.name, c: i, y: 0, x: 0 }; }
+  function unitOf(e, i) {
+    return { layer: e.desc.name, c: i, y: 0, x: 0 };
+  }
 
   function unitAt(target, clientX, clientY) {
     const e = byName.get(target.dataset.layer);
     const r = target.getBoundingClientRect();
-    const fx = (clientX - r.left) / r.width, fy = (clientY - r.top) / r.height;
+    const fx = (clientX - r.left) / r.width,
+      fy = (clientY - r.top) / r.height;
     if (fx < 0 || fy < 0 || fx >= 1 || fy >= 1) return null;
     if (e.lay.type === "maps") {
-      return { layer: e.desc.name, c: Number(target.dataset.channel), y: Math.floor(fy * e.lay.H), x: Math.floor(fx * e.lay.W) };
+      return {
+        layer: e.desc.name,
+        c: Number(target.dataset.channel),
+        y: Math.floor(fy * e.lay.H),
+        x: Math.floor(fx * e.lay.W),
+      };
     }
     const i = vectorIndex(e.lay, Math.floor(fx * e.lay.cols), Math.floor(fy * e.lay.rows));
     return i < e.lay.n ? unitOf(e, i) : null;
@@ -148,7 +173,8 @@ export function createLayerView(container, { model, onHover = () => {}, onPin = 
     }
     const r = e.canvases[0].getBoundingClientRect();
     const { col, row } = vectorCell(e.lay, u.c);
-    const cw = r.width / e.lay.cols, ch = r.height / e.lay.rows;
+    const cw = r.width / e.lay.cols,
+      ch = r.height / e.lay.rows;
     return { x: r.left - base.left + col * cw, y: r.top - base.top + row * ch, w: cw, h: ch };
   }
 
@@ -173,12 +199,15 @@ export function createLayerView(container, { model, onHover = () => {}, onPin = 
     hoverTarget = u;
     onHover(u, u && { x: ev.clientX, y: ev.clientY });
   });
-  inner.addEventListener("pointerleave", () => { hoverTarget = null; onHover(null, null); });
+  inner.addEventListener("pointerleave", () => {
+    hoverTarget = null;
+    onHover(null, null);
+  });
   inner.addEventListener("click", (ev) => {
     const t = ev.target.closest("canvas.tile, canvas.vector");
     const u = t ? unitAt(t, ev.clientX, ev.clientY) : null;
     if (!u) return;
-    byName.get(u.layer).cursor = { c: u.c, y: u.y, x: u.x };   // keyboard stepping continues here
+    byName.get(u.layer).cursor = { c: u.c, y: u.y, x: u.x }; // keyboard stepping continues here
     onPin(u);
   });
 
@@ -186,14 +215,23 @@ export function createLayerView(container, { model, onHover = () => {}, onPin = 
   for (const e of entries) {
     e.toggle.addEventListener("click", () => onToggle(e.desc.name));
     // a click focuses the layer too: only keyboard focus (focus-visible) shows the cursor unit
-    e.body.addEventListener("focus", () => { if (e.body.matches(":focus-visible")) keyHover(e); });
+    e.body.addEventListener("focus", () => {
+      if (e.body.matches(":focus-visible")) keyHover(e);
+    });
     e.body.addEventListener("blur", () => onHover(null, null));
     e.body.addEventListener("keydown", (ev) => {
       const k = ev.key;
       const cur = e.cursor;
       const n = e.lay.type === "maps" ? e.lay.C : e.lay.n;
-      if (k === "Enter" || k === " ") { onPin(unitFromCursor(e)); ev.preventDefault(); return; }
-      if (k === "Escape") { onPin(null); return; }
+      if (k === "Enter" || k === " ") {
+        onPin(unitFromCursor(e));
+        ev.preventDefault();
+        return;
+      }
+      if (k === "Escape") {
+        onPin(null);
+        return;
+      }
       if (e.lay.type === "maps") {
         const { H, W } = e.lay;
         if (k === "ArrowRight") cur.x = Math.min(W - 1, cur.x + 1);
@@ -225,16 +263,31 @@ export function createLayerView(container, { model, onHover = () => {}, onPin = 
     update({ tensors, scope, globalRange, palette = "classic" }) {
       for (const e of entries) {
         const t = tensors[e.li];
-        if (e.lay.type === "maps") e.canvases.forEach((cv, c) => paintMap(cv, t, c, scope, globalRange, palette));
+        if (e.lay.type === "maps")
+          e.canvases.forEach((cv, c) => paintMap(cv, t, c, scope, globalRange, palette));
         else if (e.lay.type === "vector") paintVector(e.canvases[0], t, e.lay, scope, globalRange, palette);
-        if (e.legend) e.legend.update({ ...colourDomain(t, scope === "map" && t.H * t.W === 1 ? "layer" : scope, globalRange, 0, palette), min: t.min, max: t.max, scope: t.H * t.W > 1 ? scope : "layer" });
+        if (e.legend)
+          e.legend.update({
+            ...colourDomain(t, scope === "map" && t.H * t.W === 1 ? "layer" : scope, globalRange, 0, palette),
+            min: t.min,
+            max: t.max,
+            scope: t.H * t.W > 1 ? scope : "layer",
+          });
       }
     },
     setZoom(zoom) {
       for (const e of entries) sizeEntry(e, zoom);
       links.clear();
     },
-    sections: () => entries.map((e) => ({ name: e.desc.name, kind: e.desc.kind, type: e.lay.type, section: e.section, canvases: e.canvases, chart: e.chart })),
+    sections: () =>
+      entries.map((e) => ({
+        name: e.desc.name,
+        kind: e.desc.kind,
+        type: e.lay.type,
+        section: e.section,
+        canvases: e.canvases,
+        chart: e.chart,
+      })),
     setPrediction(probs, label) {
       const e = entries.find((x) => x.chart);
       if (e) e.chart.update(probs, label);
@@ -252,21 +305,47 @@ export function createLayerView(container, { model, onHover = () => {}, onPin = 
     /** Draw the hover scene; the tooltip text and anchor come from the caller. */
     highlight(scene, tip, anchor) {
       const chartEntry = entries.find((x) => x.chart);
-      if (chartEntry) chartEntry.chart.highlight(scene && scene.target.layer === chartEntry.desc.name ? scene.target.c : null);
-      if (!scene) { links.clear(); tooltip.hidden = true; return; }
+      if (chartEntry)
+        chartEntry.chart.highlight(
+          scene && scene.target.layer === chartEntry.desc.name ? scene.target.c : null,
+        );
+      if (!scene) {
+        links.clear();
+        tooltip.hidden = true;
+        return;
+      }
       const target = unitRect(scene.target);
-      if (!target) { links.clear(); tooltip.hidden = true; return; }
-      const sources = scene.sources.map((s) => ({ rect: unitRect(s.unit), strength: s.strength })).filter((s) => s.rect);
-      const windows = scene.windows.map((w) => windowRect(w.layer, w.c, w.top, w.left, w.h, w.w)).filter(Boolean);
+      if (!target) {
+        links.clear();
+        tooltip.hidden = true;
+        return;
+      }
+      const sources = scene.sources
+        .map((s) => ({ rect: unitRect(s.unit), strength: s.strength }))
+        .filter((s) => s.rect);
+      const windows = scene.windows
+        .map((w) => windowRect(w.layer, w.c, w.top, w.left, w.h, w.w))
+        .filter(Boolean);
       const winner = scene.winner && unitRect(scene.winner);
       const inputName = entries[0].desc.name;
-      const rf = scene.rf && scene.target.layer !== inputName && windowRect(inputName, 0, scene.rf.clip.top, scene.rf.clip.left,
-        scene.rf.clip.bottom - scene.rf.clip.top, scene.rf.clip.right - scene.rf.clip.left);
+      const rf =
+        scene.rf &&
+        scene.target.layer !== inputName &&
+        windowRect(
+          inputName,
+          0,
+          scene.rf.clip.top,
+          scene.rf.clip.left,
+          scene.rf.clip.bottom - scene.rf.clip.top,
+          scene.rf.clip.right - scene.rf.clip.left,
+        );
       links.draw({ target, sources, windows, winner, rf });
       if (tip && anchor) showTooltip(tip, anchor);
       else tooltip.hidden = true;
     },
     unitRect,
-    get hovering() { return hoverTarget; },
+    get hovering() {
+      return hoverTarget;
+    },
   };
 }

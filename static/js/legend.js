@@ -2,7 +2,7 @@
  * A layer's colour legend: the gradient of its scale between the domain's ends, and the range
  * of the values actually present.  createLegend(container) → {update({scale, lo, hi, min, max, scope})}
  */
-import { lut } from "./colors.js";
+import { lut } from "./core/colors.js";
 
 const fmt = (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2));
 

@@ -15,7 +15,8 @@ export function createLinks(container) {
 
   function fit() {
     dpr = window.devicePixelRatio || 1;
-    const w = container.scrollWidth, h = container.scrollHeight;
+    const w = container.scrollWidth,
+      h = container.scrollHeight;
     if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(h * dpr)) {
       canvas.width = Math.round(w * dpr);
       canvas.height = Math.round(h * dpr);
@@ -43,9 +44,14 @@ export function createLinks(container) {
     ctx.lineWidth = 1.5;
     const ends = windows.length ? windows : sources.map((s) => s.rect);
     ends.forEach((r, i) => {
-      const s = !windows.length && sources[i].strength !== undefined ? Math.abs(sources[i].strength) / maxStrength : 1;
+      const s =
+        !windows.length && sources[i].strength !== undefined
+          ? Math.abs(sources[i].strength) / maxStrength
+          : 1;
       const positive = windows.length || (sources[i].strength ?? 1) >= 0;
-      ctx.strokeStyle = positive ? `rgba(194, 65, 12, ${0.25 + 0.6 * s})` : `rgba(29, 78, 216, ${0.25 + 0.6 * s})`;
+      ctx.strokeStyle = positive
+        ? `rgba(194, 65, 12, ${0.25 + 0.6 * s})`
+        : `rgba(29, 78, 216, ${0.25 + 0.6 * s})`;
       ctx.lineWidth = 1 + 2 * s;
       const e = centre(r);
       ctx.beginPath();
@@ -56,9 +62,14 @@ export function createLinks(container) {
     ctx.fillStyle = "rgba(250, 204, 21, 0.30)";
     ctx.strokeStyle = "#111";
     ctx.lineWidth = 2;
-    for (const r of windows) { ctx.fillRect(r.x, r.y, r.w, r.h); ctx.strokeRect(r.x, r.y, r.w, r.h); }
+    for (const r of windows) {
+      ctx.fillRect(r.x, r.y, r.w, r.h);
+      ctx.strokeRect(r.x, r.y, r.w, r.h);
+    }
     if (!windows.length) {
-      for (const s of sources) { ctx.strokeRect(s.rect.x - 1, s.rect.y - 1, s.rect.w + 2, s.rect.h + 2); }
+      for (const s of sources) {
+        ctx.strokeRect(s.rect.x - 1, s.rect.y - 1, s.rect.w + 2, s.rect.h + 2);
+      }
     }
     if (winner) {
       ctx.strokeStyle = "#16a34a";

@@ -6,14 +6,8 @@
  * The rectangle element (#input-rf) carries the field in input pixels as data attributes:
  * data-top/left/height/width (unclipped, as the API's numbers give them) and data-clip-* (clipped).
  */
-import { paintRGBA } from "./colors.js";
-
-const el = (tag, cls, text) => {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-};
+import { paintRGBA } from "./core/colors.js";
+import { el } from "./core/dom.js";
 
 /** step: {shape: [..., h, w], data: flat Float32Array}; paints its first h×w plane. */
 function paintGray(canvas, step) {
@@ -63,7 +57,10 @@ export function createInputView(container) {
       }
     },
     showRF(r) {
-      if (!r) { rf.hidden = true; return; }
+      if (!r) {
+        rf.hidden = true;
+        return;
+      }
       const [H, W] = size;
       const { clip } = r;
       rf.hidden = false;
@@ -71,8 +68,16 @@ export function createInputView(container) {
       rf.style.left = `${(clip.left / W) * 100}%`;
       rf.style.height = `${((clip.bottom - clip.top) / H) * 100}%`;
       rf.style.width = `${((clip.right - clip.left) / W) * 100}%`;
-      Object.assign(rf.dataset, { top: r.top, left: r.left, height: r.height, width: r.width,
-        clipTop: clip.top, clipLeft: clip.left, clipBottom: clip.bottom, clipRight: clip.right });
+      Object.assign(rf.dataset, {
+        top: r.top,
+        left: r.left,
+        height: r.height,
+        width: r.width,
+        clipTop: clip.top,
+        clipLeft: clip.left,
+        clipBottom: clip.bottom,
+        clipRight: clip.right,
+      });
     },
   };
 }

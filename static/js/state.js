@@ -1,11 +1,10 @@
 /**
- * The page state: ONE plain object whose properties are listed here as data (TF Playground style),
- * so a later issue can serialise exactly these keys into the URL hash, add presentation mode or a
- * guided tour by calling set().  No DOM here.
+ * The layer view's page state: ONE plain object whose properties are listed here as data (TF
+ * Playground style), kept in a store (core/store.js).  No DOM here.
  *
  *   input      {source: "none"|"drawing"|"sample"|"upload", sampleId: int|null, shift: [dy, dx],
  *               code: string|null}  code: the unshifted 32×32 network input of a drawing or upload,
- *               quantised for links (codec.js); null for samples and blank input
+ *               quantised for links (core/q4.js); null for samples and blank input
  *   pinned     null | {layer: name, c, y, x}   the unit whose arithmetic is shown
  *   hidden     [layer names]                   layers the user has collapsed
  *   colorScope "map" | "layer" | "global"      CNN Explainer's three colour-range scopes
@@ -15,16 +14,17 @@
  *   present    bool                            presentation mode (projector)
  *   palette    "auto" | "classic" | "projector" | "cvd"   colour maps; auto = projector when presenting
  *   tour       null | step index               the guided tour, open at that step
- * urlstate.js serialises all of these into the URL hash.
+ * urlstate.js serialises all of these into the URL hash.  The page's data (model, weights, the last
+ * response) lives in a second store, main.js's `data`.
  */
 
-export const STATE_KEYS = ["input", "pinned", "hidden", "colorScope", "showSteps", "tool", "brush",
-  "hide", "present", "palette", "tour"];
+import { createStore } from "./core/store.js";
+import { PALETTE_CHOICES } from "./core/colors.js";
 
+export { PALETTE_CHOICES };
 export const COLOR_SCOPES = ["map", "layer", "global"];
-export const PALETTE_CHOICES = ["auto", "classic", "projector", "cvd"];
 export const TOOLS = ["pen", "eraser"];
-export const BRUSH_RANGE = [6, 44];   // px on the 280 px pad; the slider's min and max
+export const BRUSH_RANGE = [6, 44]; // px on the 280 px pad; the slider's min and max
 
 export function defaultState() {
   return {
@@ -42,26 +42,7 @@ export function defaultState() {
   };
 }
 
-/** createState(initial) → {get(), set(patch), subscribe(fn) → unsubscribe}.
- *  fn(state, changedKeys) runs after every set() that changed something (shallow compare). */
-export function createState(initial = defaultState()) {
-  let state = { ...defaultState(), ...initial };
-  const listeners = new Set();
-  return {
-    get: () => state,
-    set(patch) {
-      const changed = [];
-      for (const key of Object.keys(patch)) {
-        if (!STATE_KEYS.includes(key)) throw new Error(`state: unknown key "${key}"`);
-        if (state[key] !== patch[key]) changed.push(key);
-      }
-      if (!changed.length) return;
-      state = { ...state, ...patch };
-      for (const fn of listeners) fn(state, changed);
-    },
-    subscribe(fn) {
-      listeners.add(fn);
-      return () => listeners.delete(fn);
-    },
-  };
+/** The page state store: {get(), set(patch), subscribe(fn(state, changedKeys))} (core/store.js). */
+export function createState(initial = {}) {
+  return createStore({ ...defaultState(), ...initial }, { name: "state" });
 }

@@ -3,13 +3,7 @@
  * receptive field, and the total.  createSummary(container) → {update(model)}
  */
 import { summaryRows } from "./architecture.js";
-
-const el = (tag, cls, text) => {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-};
+import { el } from "./core/dom.js";
 
 export function createSummary(container) {
   const table = el("table", "summary-table");
@@ -33,8 +27,14 @@ export function createSummary(container) {
         tr.dataset.params = String(r.params);
         const name = el("th", "", r.name);
         name.scope = "row";
-        tr.append(name, el("td", "", r.kind), el("td", "num", r.shape), el("td", "num params", r.params.toLocaleString("en")),
-          el("td", "formula", r.params ? r.formula : "—"), el("td", "", r.rf));
+        tr.append(
+          name,
+          el("td", "", r.kind),
+          el("td", "num", r.shape),
+          el("td", "num params", r.params.toLocaleString("en")),
+          el("td", "formula", r.params ? r.formula : "—"),
+          el("td", "", r.rf),
+        );
         tbody.append(tr);
       }
       const tfoot = el("tfoot");
@@ -44,11 +44,19 @@ export function createSummary(container) {
       const sum = el("td", "num params", total.toLocaleString("en"));
       sum.id = "summary-total";
       sum.dataset.total = String(total);
-      const cell = el("td", "", `trainable parameters (weights and biases); ${(total * 4 / 1024).toFixed(0)} KiB as float32`);
+      const cell = el(
+        "td",
+        "",
+        `trainable parameters (weights and biases); ${((total * 4) / 1024).toFixed(0)} KiB as float32`,
+      );
       cell.colSpan = 2;
       tr.append(label, el("td"), el("td"), sum, cell);
       tfoot.append(tr);
-      const caption = el("caption", "", `${model.name}: ${model.layers.length} layers, input ${model.input_shape.join("×")}`);
+      const caption = el(
+        "caption",
+        "",
+        `${model.name}: ${model.layers.length} layers, input ${model.input_shape.join("×")}`,
+      );
       table.replaceChildren(caption, thead, tbody, tfoot);
     },
   };

@@ -3,26 +3,34 @@
  * Canvases are drawn at their native resolution (one canvas pixel per unit) and scaled by CSS
  * with `image-rendering: pixelated`, so units stay crisp squares and painting stays cheap.
  */
-import { domain, paintRGBA, scaleFor } from "./colors.js";
+import { domain, paintRGBA, scaleFor } from "./core/colors.js";
 
 /** How a layer is drawn: maps (C tiles of H×W), vector (a column of nodes) or the softmax chart. */
 export function layoutFor(desc, prevDesc) {
   const shape = desc.output_shape;
-  if (desc.kind === "softmax") return { type: "softmax", n: shape[0] };
-  if (shape.length === 3) {
+  if (desc.op === "softmax") return { type: "softmax", n: shape[0] };
+  if (desc.family === "map") {
     const [C, H] = shape;
     const scale = C === 1 ? 4 : H >= 24 ? 3 : H >= 12 ? 4 : H >= 8 ? 5 : 8;
     // two columns of tiles keep every LeNet layer on one 1920×1080 screen, in both directions
     return { type: "maps", C, H, W: shape[2], scale, tileCols: C === 1 ? 1 : 2 };
   }
   const n = shape[0];
-  if (desc.kind === "flatten" && prevDesc && prevDesc.output_shape.length === 3) {
-    const [C, H, W] = prevDesc.output_shape;      // one column per source channel, column-major
+  if (desc.op === "flatten" && prevDesc && prevDesc.family === "map") {
+    const [C, H, W] = prevDesc.output_shape; // one column per source channel, column-major
     return { type: "vector", n, cols: C, rows: H * W, cellW: 7, cellH: 8, labels: false };
   }
   if (n <= 12) return { type: "vector", n, cols: 1, rows: n, cellW: 30, cellH: 30, labels: true };
   const cellH = n <= 60 ? 8 : n <= 130 ? 3 : 2;
-  return { type: "vector", n, cols: Math.ceil(n / 150), rows: Math.min(n, 150), cellW: 22, cellH, labels: false };
+  return {
+    type: "vector",
+    n,
+    cols: Math.ceil(n / 150),
+    rows: Math.min(n, 150),
+    cellW: 22,
+    cellH,
+    labels: false,
+  };
 }
 
 /** Vector index i ↔ (col, row) in a column-major node grid. */
@@ -31,11 +39,18 @@ export const vectorIndex = (lay, col, row) => col * lay.rows + row;
 
 /** The colour domain for channel c of tensor t under a range scope ("map" | "layer" | "global"). */
 export function colourDomain(t, scope, globalRange, c = 0, palette = "classic") {
-  const scale = scaleFor(t.kind, t.min, palette);
-  if (t.kind === "input") return { scale, lo: 0, hi: Math.max(1, t.max) };
-  let min = t.min, max = t.max;
-  if (scope === "map" && t.H * t.W > 1) { min = t.chMin[c]; max = t.chMax[c]; }
-  if (scope === "global" && t.kind !== "softmax") { min = globalRange.min; max = globalRange.max; }
+  const scale = scaleFor(t.op, t.min, palette);
+  if (t.op === "input") return { scale, lo: 0, hi: Math.max(1, t.max) };
+  let min = t.min,
+    max = t.max;
+  if (scope === "map" && t.H * t.W > 1) {
+    min = t.chMin[c];
+    max = t.chMax[c];
+  }
+  if (scope === "global" && t.op !== "softmax") {
+    min = globalRange.min;
+    max = globalRange.max;
+  }
   const [lo, hi] = domain(scale, min, max);
   return { scale, lo, hi };
 }

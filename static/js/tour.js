@@ -3,13 +3,7 @@
  * Keyboard while the card has focus: → or n next, ← or b back, Escape closes.
  * createTour(container, {onMove(delta), onClose()}) → {show({index, total, title, paragraphs, figure}), hide(), focus()}
  */
-
-const el = (tag, cls, text) => {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-};
+import { el } from "./core/dom.js";
 
 export function createTour(container, { onMove = () => {}, onClose = () => {} } = {}) {
   const root = el("section", "panel tour");
@@ -44,8 +38,17 @@ export function createTour(container, { onMove = () => {}, onClose = () => {} } 
   root.addEventListener("keydown", (e) => {
     if (e.altKey || e.ctrlKey || e.metaKey) return;
     const move = { ArrowRight: 1, n: 1, N: 1, ArrowLeft: -1, b: -1, B: -1 }[e.key];
-    if (move) { e.preventDefault(); e.stopPropagation(); onMove(move); return; }
-    if (e.key === "Escape") { e.preventDefault(); e.stopPropagation(); onClose(); }
+    if (move) {
+      e.preventDefault();
+      e.stopPropagation();
+      onMove(move);
+      return;
+    }
+    if (e.key === "Escape") {
+      e.preventDefault();
+      e.stopPropagation();
+      onClose();
+    }
   });
 
   function figure(fig) {
@@ -54,7 +57,7 @@ export function createTour(container, { onMove = () => {}, onClose = () => {} } 
     grid.style.gridTemplateColumns = `repeat(${fig.rows[0].length}, auto)`;
     for (const row of fig.rows) {
       for (const v of row) {
-        const c = el("span", v >= 0.5 ? "ink" : "", v === 0 ? "0" : v.toFixed(2));   // the input's own gray
+        const c = el("span", v >= 0.5 ? "ink" : "", v === 0 ? "0" : v.toFixed(2)); // the input's own gray
         c.style.setProperty("--v", String(Math.min(1, Math.max(0, v))));
         grid.append(c);
       }
@@ -74,7 +77,12 @@ export function createTour(container, { onMove = () => {}, onClose = () => {} } 
       back.disabled = index === 0;
       next.textContent = index === total - 1 ? "Finish" : "Next →";
     },
-    hide() { root.hidden = true; delete root.dataset.step; },
-    focus() { root.focus({ preventScroll: true }); },
+    hide() {
+      root.hidden = true;
+      delete root.dataset.step;
+    },
+    focus() {
+      root.focus({ preventScroll: true });
+    },
   };
 }

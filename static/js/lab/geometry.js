@@ -1,30 +1,43 @@
-// Sliding-window geometry and arithmetic for the kernel lab (pure maths, no DOM).
+// The kernel lab's convolution geometry and arithmetic (pure maths, no DOM); which input pixels an
+// output reads is core/window.js's, the same code the layer view uses.
 // Shape legend: input data[c][y][x] (C, H, W); kernel values[ky][kx] (k, k); output (Ho, Wo).
-// Output pixel (oy, ox) reads padded-input rows oy·s + ky·d (ky = 0…k−1), i.e. unpadded row
-// oy·s + ky·d − pad_top, and columns likewise; rows outside 0…H−1 are zero padding.
-
-/** ⌊(n + P − d·(k − 1) − 1) / s⌋ + 1, the same formula the server fills in. */
-export function outputSize(n, k, s, padTotal, d) {
-  return Math.floor((n + padTotal - d * (k - 1) - 1) / s) + 1;
-}
+import { windowTaps as taps } from "../core/window.js";
 
 /** Geometry of one convolution from the server's `formula` ({height, width}: {n, k, p, s, d, out}). */
 export function convGeometry(formula) {
-  const h = formula.height; const w = formula.width;
+  const h = formula.height;
+  const w = formula.width;
   for (const f of [h, w]) {
-    if (!Array.isArray(f.p) || f.p.length !== 2) throw new Error(`formula.p must be [before, after], got ${JSON.stringify(f.p)}`);
+    if (!Array.isArray(f.p) || f.p.length !== 2)
+      throw new Error(`formula.p must be [before, after], got ${JSON.stringify(f.p)}`);
   }
   return {
-    H: h.n, W: w.n, kh: h.k, kw: w.k, sh: h.s, sw: w.s, dh: h.d, dw: w.d,
-    top: h.p[0], bottom: h.p[1], left: w.p[0], right: w.p[1], Ho: h.out, Wo: w.out,
+    H: h.n,
+    W: w.n,
+    kh: h.k,
+    kw: w.k,
+    top: h.p[0],
+    bottom: h.p[1],
+    left: w.p[0],
+    right: w.p[1],
+    Ho: h.out,
+    Wo: w.out,
+    window: {
+      kernel: [h.k, w.k],
+      stride: [h.s, w.s],
+      pad: [h.p[0], h.p[1], w.p[0], w.p[1]],
+      dilation: [h.d, w.d],
+    },
   };
 }
 
 export function shapeOf(nested, depth) {
-  const shape = []; let a = nested;
+  const shape = [];
+  let a = nested;
   for (let i = 0; i < depth; i += 1) {
     if (!Array.isArray(a)) throw new Error(`expected a ${depth}-D nested array, got depth ${i}`);
-    shape.push(a.length); a = a[0];
+    shape.push(a.length);
+    a = a[0];
   }
   return shape;
 }
@@ -34,21 +47,7 @@ export function windowTaps(geo, oy, ox) {
   if (oy < 0 || ox < 0 || oy >= geo.Ho || ox >= geo.Wo) {
     throw new Error(`output pixel (${oy}, ${ox}) outside the ${geo.Ho}×${geo.Wo} map`);
   }
-  const taps = [];
-  for (let ky = 0; ky < geo.kh; ky += 1) {
-    for (let kx = 0; kx < geo.kw; kx += 1) {
-      const iy = oy * geo.sh + ky * geo.dh - geo.top;
-      const ix = ox * geo.sw + kx * geo.dw - geo.left;
-      taps.push({ ky, kx, iy, ix, inside: iy >= 0 && ix >= 0 && iy < geo.H && ix < geo.W });
-    }
-  }
-  return taps;
-}
-
-/** Bounding box of the window in unpadded input coordinates (may reach into the padding). */
-export function windowBox(geo, oy, ox) {
-  const y0 = oy * geo.sh - geo.top; const x0 = ox * geo.sw - geo.left;
-  return { y0, x0, y1: y0 + geo.dh * (geo.kh - 1), x1: x0 + geo.dw * (geo.kw - 1) };
+  return taps(geo.window, oy, ox, geo.H, geo.W);
 }
 
 /**
@@ -58,12 +57,15 @@ export function windowBox(geo, oy, ox) {
  */
 export function windowArithmetic(input, kernel, geo, oy, ox, { mode, channel = 0, bias = 0 }) {
   const [C, H, W] = shapeOf(input, 3);
-  if (H !== geo.H || W !== geo.W) throw new Error(`input is ${H}×${W} but the formula says ${geo.H}×${geo.W}`);
+  if (H !== geo.H || W !== geo.W)
+    throw new Error(`input is ${H}×${W} but the formula says ${geo.H}×${geo.W}`);
   if (kernel.length !== geo.kh || kernel[0].length !== geo.kw) {
-    throw new Error(`kernel is ${kernel.length}×${kernel[0].length} but the formula says ${geo.kh}×${geo.kw}`);
+    throw new Error(
+      `kernel is ${kernel.length}×${kernel[0].length} but the formula says ${geo.kh}×${geo.kw}`,
+    );
   }
   const taps = windowTaps(geo, oy, ox);
-  const channels = mode === 'sum' ? [...Array(C).keys()] : [channel];
+  const channels = mode === "sum" ? [...Array(C).keys()] : [channel];
   if (channel < 0 || channel >= C) throw new Error(`channel ${channel} outside 0…${C - 1}`);
   const parts = channels.map((c) => {
     const values = taps.map((t) => (t.inside ? input[c][t.iy][t.ix] : 0));
@@ -79,12 +81,6 @@ export const ACTIVATIONS = {
   sigmoid: (v) => 1 / (1 + Math.exp(-v)),
   tanh: (v) => Math.tanh(v),
 };
-
-/** Window of pooled output (oy, ox) on the map it pools: rows oy·s … oy·s + size − 1. */
-export function poolBox(poolFormula, oy, ox) {
-  const h = poolFormula.height; const w = poolFormula.width;
-  return { y0: oy * h.s, x0: ox * w.s, y1: oy * h.s + h.k - 1, x1: ox * w.s + w.k - 1 };
-}
 
 /** The raster order the animation follows: index → (oy, ox). */
 export function rasterPosition(index, Wo) {

@@ -1,27 +1,67 @@
 // The kernel lab's state: one plain object whose fields are listed here as data; it builds the
-// /api/convolve request and round-trips through the URL hash (shareable links). No DOM.
-import { fromNumbers, presetKernel, parseValue } from './kernels.js';
+// /api/convolve request and round-trips through the URL hash (shareable links) with the same
+// table-driven codec as the layer view (core/urlcodec.js). No DOM.
+import { fromNumbers, presetKernel, parseValue } from "./kernels.js";
+import {
+  choiceField,
+  createCodec,
+  intField,
+  linkParams,
+  teacherFields,
+  textField,
+} from "../core/urlcodec.js";
+import { LAB_CONTROL_NAMES } from "./controlsList.js";
 
 export const DEFAULTS = Object.freeze({
-  source: 'builtin:scene', presetId: 'sobel_x', mode: 'per_channel', stride: 1, paddingMode: 'valid',
-  padding: 1, dilation: 1, activation: '', poolKind: '', poolSize: 2, poolStride: 2,
-  kernelName: '', hide: '', present: 0, palette: 'auto',
+  source: "builtin:scene",
+  presetId: "sobel_x",
+  mode: "per_channel",
+  stride: 1,
+  paddingMode: "valid",
+  padding: 1,
+  dilation: 1,
+  activation: "",
+  poolKind: "",
+  poolSize: 2,
+  poolStride: 2,
+  kernelName: "",
+  hide: [],
+  present: false,
+  palette: "auto",
 });
 
-// [state key, hash key, parse]
+const kernelText = (s) => s.kernel.values.map((r) => r.join(",")).join(";");
+
+// [url parameter → state key]; teacher settings: where a kernel came from (kn=conv2 filter 3,
+// input map 1), the hide list, presentation mode and the colour maps (shared with the layer view)
 const FIELDS = [
-  ['source', 'src', String], ['presetId', 'k', String], ['mode', 'mode', String],
-  ['stride', 's', Number], ['paddingMode', 'pad', String], ['padding', 'p', Number],
-  ['dilation', 'd', Number], ['activation', 'act', String], ['poolKind', 'pool', String],
-  ['poolSize', 'ps', Number], ['poolStride', 'pst', Number],
-  // teacher settings: where a kernel came from (kn=conv2 filter 3, input map 1), the hide list,
-  // presentation mode and the colour maps (shared with the layer view, static/js/colors.js)
-  ['kernelName', 'kn', String], ['hide', 'hide', String], ['present', 'present', Number], ['palette', 'cmap', String],
+  {
+    param: "src",
+    key: "source",
+    parse: String, // an upload is not shareable
+    write: (s) => (s.source === "upload" || s.source === DEFAULTS.source ? null : s.source),
+  },
+  textField("k", "presetId", DEFAULTS.presetId),
+  choiceField("mode", "mode", ["per_channel", "sum"], DEFAULTS.mode),
+  intField("s", "stride", [1, 16], DEFAULTS.stride),
+  choiceField("pad", "paddingMode", ["valid", "same", "explicit"], DEFAULTS.paddingMode),
+  intField("p", "padding", [0, 16], DEFAULTS.padding),
+  intField("d", "dilation", [1, 8], DEFAULTS.dilation),
+  choiceField("act", "activation", ["", "relu", "sigmoid", "tanh"], DEFAULTS.activation),
+  choiceField("pool", "poolKind", ["", "max", "avg", "l2"], DEFAULTS.poolKind),
+  intField("ps", "poolSize", [1, 16], DEFAULTS.poolSize),
+  intField("pst", "poolStride", [1, 16], DEFAULTS.poolStride),
+  textField("kn", "kernelName", DEFAULTS.kernelName),
+  ...teacherFields(),
+  {
+    param: "kv",
+    key: "kernelValues",
+    write: (s) => (s.presetId === "custom" ? kernelText(s) : null),
+    parse: (text) => text.split(";").map((r) => r.split(",").map(parseValue)),
+  },
 ];
-const CHOICES = { mode: ['per_channel', 'sum'], paddingMode: ['valid', 'same', 'explicit'],
-  activation: ['', 'relu', 'sigmoid', 'tanh'], poolKind: ['', 'max', 'avg', 'l2'],
-  palette: ['auto', 'classic', 'projector', 'cvd'] };
-const RANGES = { stride: [1, 16], padding: [0, 16], dilation: [1, 8], poolSize: [1, 16], poolStride: [1, 16], present: [0, 1] };
+const codec = createCodec(FIELDS);
+const CTX = { controls: LAB_CONTROL_NAMES };
 
 export function initialState(extraPresets = []) {
   const state = { ...DEFAULTS };
@@ -29,18 +69,10 @@ export function initialState(extraPresets = []) {
   return state;
 }
 
-/** Check one field; returns the cleaned value or throws. */
+/** Check one knob's value against its field; returns the cleaned value or throws. */
 export function clean(key, value) {
-  if (CHOICES[key]) {
-    if (!CHOICES[key].includes(value)) throw new Error(`${key} must be one of ${CHOICES[key].join(', ')}, got ${value}`);
-    return value;
-  }
-  if (RANGES[key]) {
-    const [lo, hi] = RANGES[key]; const v = Number(value);
-    if (!Number.isInteger(v) || v < lo || v > hi) throw new Error(`${key} must be an integer ${lo}–${hi}, got ${value}`);
-    return v;
-  }
-  return value;
+  const field = codec.field(key);
+  return field ? field.parse(String(value), { ...CTX, report: () => {} }) : value;
 }
 
 /** The body of POST /api/convolve for `state` and an image (data URL or nested rows). */
@@ -50,7 +82,7 @@ export function requestBody(state, image) {
     kernel: state.kernel.values,
     mode: state.mode,
     stride: state.stride,
-    padding: state.paddingMode === 'explicit' ? state.padding : state.paddingMode,
+    padding: state.paddingMode === "explicit" ? state.padding : state.paddingMode,
     dilation: state.dilation,
     bias: 0,
     activation: state.activation || null,
@@ -58,32 +90,20 @@ export function requestBody(state, image) {
   };
 }
 
-export function toHash(state) {
-  const params = new URLSearchParams();
-  for (const [key, short] of FIELDS) {
-    if (key === 'source' && state.source === 'upload') continue;   // an upload is not shareable
-    if (state[key] !== DEFAULTS[key]) params.set(short, String(state[key]));
-  }
-  if (state.presetId === 'custom') params.set('kv', state.kernel.values.map((r) => r.join(',')).join(';'));
-  return params.toString();
-}
+export const toHash = (state) => codec.toHash(state, CTX);
 
-/** State from a hash string, starting from `base`; bad entries are skipped (and reported). */
-export function fromHash(hash, base, extraPresets = []) {
-  const params = new URLSearchParams(hash.replace(/^#/, ''));
-  const state = { ...base }; const problems = [];
-  for (const [key, short, parse] of FIELDS) {
-    if (!params.has(short)) continue;
-    try { state[key] = clean(key, parse(params.get(short))); } catch (e) { problems.push(e.message); }
-  }
+/** State from a hash (or, lacking one, a query string), starting from `base`; bad entries are skipped and reported. */
+export function fromHash(hash, base, extraPresets = [], search = "") {
+  const { values, problems } = codec.fromParams(linkParams(search, hash), CTX);
+  const { kernelValues, ...patch } = values;
+  const state = { ...base, ...patch };
   try {
-    if (state.presetId === 'custom' && params.has('kv')) {
-      state.kernel = fromNumbers(params.get('kv').split(';').map((r) => r.split(',').map(parseValue)));
-    } else if (state.presetId !== base.presetId) {
-      state.kernel = presetKernel(state.presetId, extraPresets);
-    }
+    if (state.presetId === "custom" && kernelValues) state.kernel = fromNumbers(kernelValues);
+    else if (state.presetId !== base.presetId) state.kernel = presetKernel(state.presetId, extraPresets);
   } catch (e) {
-    problems.push(e.message); state.presetId = base.presetId; state.kernel = base.kernel;
+    problems.push(e.message);
+    state.presetId = base.presetId;
+    state.kernel = base.kernel;
   }
   return { state, problems };
 }

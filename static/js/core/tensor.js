@@ -1,8 +1,8 @@
 /**
  * Activations as flat typed arrays, checked against the shapes the model declares.  No DOM.
  *
- * A tensor is {name, kind, shape, data: Float32Array (row-major), min, max, chMin, chMax,
- * winners: Int32Array | null}.  Maps have shape [C, H, W]; vectors [N] (treated as C=N, H=W=1
+ * A tensor is {name, kind, op, family, shape, C, H, W, data: Float32Array (row-major), min, max,
+ * chMin, chMax, winners: Int32Array | null}; op and family come from the model's layer.  Maps have shape [C, H, W]; vectors [N] (treated as C=N, H=W=1
  * where a unit address {c, y, x} is needed).
  *
  * /api/forward arrays arrive either as nested lists ({shape, data}, the default JSON) or packed
@@ -57,12 +57,15 @@ export function unpack(packed, dtype, what) {
   const bytes = base64Bytes(packed.base64);
   const n = size(packed.shape);
   if (bytes.length !== n * Type.BYTES_PER_ELEMENT) {
-    throw new Error(`${what}: ${bytes.length} bytes for shape [${packed.shape}] of ${dtype} (expected ${n * Type.BYTES_PER_ELEMENT})`);
+    throw new Error(
+      `${what}: ${bytes.length} bytes for shape [${packed.shape}] of ${dtype} (expected ${n * Type.BYTES_PER_ELEMENT})`,
+    );
   }
   if (LITTLE_ENDIAN) return new Type(bytes.buffer, bytes.byteOffset, n);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   const out = new Type(n);
-  for (let i = 0; i < n; i++) out[i] = dtype === "float32" ? view.getFloat32(4 * i, true) : view.getInt32(4 * i, true);
+  for (let i = 0; i < n; i++)
+    out[i] = dtype === "float32" ? view.getFloat32(4 * i, true) : view.getInt32(4 * i, true);
   return out;
 }
 
@@ -78,10 +81,15 @@ export function flatten(nested, shape, what) {
   const out = new Float32Array(size);
   let n = 0;
   const walk = (v, depth) => {
-    if (depth === shape.length) { out[n++] = v; return; }
+    if (depth === shape.length) {
+      out[n++] = v;
+      return;
+    }
     if (!Array.isArray(v) || v.length !== shape[depth]) {
-      throw new Error(`${what}: expected length ${shape[depth]} at depth ${depth} of shape [${shape}], ` +
-        `got ${Array.isArray(v) ? v.length : typeof v}`);
+      throw new Error(
+        `${what}: expected length ${shape[depth]} at depth ${depth} of shape [${shape}], ` +
+          `got ${Array.isArray(v) ? v.length : typeof v}`,
+      );
     }
     for (const x of v) walk(x, depth + 1);
   };
@@ -91,10 +99,12 @@ export function flatten(nested, shape, what) {
 
 const sameShape = (a, b) => a.length === b.length && a.every((v, i) => v === b[i]);
 
-/** One layer entry of /api/forward → tensor; throws if it disagrees with the model's shape. */
-export function toTensor(entry, expectedShape) {
-  if (expectedShape && !sameShape(entry.shape, expectedShape)) {
-    throw new Error(`layer ${entry.name}: response shape [${entry.shape}] ≠ model shape [${expectedShape}]`);
+/** One layer entry of /api/forward → tensor; throws if it disagrees with the model's layer `desc`. */
+export function toTensor(entry, desc) {
+  if (desc && !sameShape(entry.shape, desc.output_shape)) {
+    throw new Error(
+      `layer ${entry.name}: response shape [${entry.shape}] ≠ model shape [${desc.output_shape}]`,
+    );
   }
   const data = values(entry, `layer ${entry.name}`);
   const [C, H = 1, W = 1] = entry.shape.length === 3 ? entry.shape : [entry.shape[0], 1, 1];
@@ -105,20 +115,38 @@ export function toTensor(entry, expectedShape) {
   for (let c = 0; c < C; c++) {
     for (let i = c * H * W; i < (c + 1) * H * W; i++) {
       const v = data[i];
-      if (v < chMin[c]) chMin[c] = v;      // independent tests, never `else if`
+      if (v < chMin[c]) chMin[c] = v; // independent tests, never `else if`
       if (v > chMax[c]) chMax[c] = v;
     }
     if (chMin[c] < min) min = chMin[c];
     if (chMax[c] > max) max = chMax[c];
   }
   const winners = entry.winners ? winnersOf(entry) : null;
-  return { name: entry.name, kind: entry.kind, shape: entry.shape, C, H, W, data, min, max, chMin, chMax, winners };
+  const op = desc ? desc.op : undefined;
+  const family = desc ? desc.family : undefined;
+  return {
+    name: entry.name,
+    kind: entry.kind,
+    op,
+    family,
+    shape: entry.shape,
+    C,
+    H,
+    W,
+    data,
+    min,
+    max,
+    chMin,
+    chMax,
+    winners,
+  };
 }
 
 function winnersOf(entry) {
   const what = `winners of ${entry.name}`;
   if (!isPacked(entry.winners)) return Int32Array.from(flatten(entry.winners, entry.shape, what));
-  if (!sameShape(entry.winners.shape, entry.shape)) throw new Error(`${what}: shape [${entry.winners.shape}] ≠ [${entry.shape}]`);
+  if (!sameShape(entry.winners.shape, entry.shape))
+    throw new Error(`${what}: shape [${entry.winners.shape}] ≠ [${entry.shape}]`);
   return unpack(entry.winners, "int32", what);
 }
 
@@ -127,18 +155,29 @@ function winnersOf(entry) {
 export function parseForward(response, model) {
   const described = model.layers;
   if (response.layers.length !== described.length - 1) {
-    throw new Error(`forward returned ${response.layers.length} layers, the model has ${described.length - 1} after the input`);
+    throw new Error(
+      `forward returned ${response.layers.length} layers, the model has ${described.length - 1} after the input`,
+    );
   }
-  const input = toTensor({ name: described[0].name, kind: "input", ...response.input }, described[0].output_shape);
+  const input = toTensor(
+    { name: described[0].name, kind: described[0].kind, ...response.input },
+    described[0],
+  );
   const list = [input];
   response.layers.forEach((entry, i) => {
     const d = described[i + 1];
     if (entry.name !== d.name || entry.kind !== d.kind) {
-      throw new Error(`forward layer ${i + 1} is ${entry.name}/${entry.kind}, the model says ${d.name}/${d.kind}`);
+      throw new Error(
+        `forward layer ${i + 1} is ${entry.name}/${entry.kind}, the model says ${d.name}/${d.kind}`,
+      );
     }
-    list.push(toTensor(entry, d.output_shape));
+    list.push(toTensor(entry, d));
   });
-  const steps = (response.steps || []).map((st) => ({ name: st.name, shape: st.shape, data: values(st, `step ${st.name}`) }));
+  const steps = (response.steps || []).map((st) => ({
+    name: st.name,
+    shape: st.shape,
+    data: values(st, `step ${st.name}`),
+  }));
   return { input, list, steps, byName: new Map(list.map((t) => [t.name, t])) };
 }
 
@@ -149,7 +188,10 @@ export function nest(flat, shape, float = true) {
     const out = new Array(shape[depth]);
     for (let k = 0; k < shape[depth]; k++) {
       if (depth < shape.length - 1) out[k] = build(depth + 1);
-      else { const v = flat[i++]; out[k] = float && v !== 0 ? Number(float32String(v)) : v; }
+      else {
+        const v = flat[i++];
+        out[k] = float && v !== 0 ? Number(float32String(v)) : v;
+      }
     }
     return out;
   };
@@ -161,7 +203,8 @@ function unpacked(obj, what, dtype = "float32") {
   for (const [k, v] of Object.entries(obj)) {
     if (k === "dtype") continue;
     if (k === "base64") out.data = nest(unpack(obj, dtype, what), obj.shape, dtype === "float32");
-    else if (k === "winners" && isPacked(v)) out.winners = nest(unpack(v, "int32", `winners of ${what}`), v.shape, false);
+    else if (k === "winners" && isPacked(v))
+      out.winners = nest(unpack(v, "int32", `winners of ${what}`), v.shape, false);
     else out[k] = v;
   }
   return out;

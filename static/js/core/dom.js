@@ -1,15 +1,20 @@
-// Tiny DOM helpers shared by the kernel lab's views.
+// The DOM helpers of both pages.
 
-/** el('button', {class: 'x', dataset: {id: 1}, onclick: f}, 'text', child, …) */
+/**
+ * el('button', {class: 'x', dataset: {id: 1}, onclick: f}, 'text', child, …); a string in place of
+ * the attributes is the class name: el('span', 'cell', '0.5').  Null, undefined and false children
+ * are left out; arrays are flattened.
+ */
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
+  const given = typeof attrs === "string" ? { class: attrs } : attrs || {};
+  for (const [key, value] of Object.entries(given)) {
     if (value === undefined || value === null || value === false) continue;
-    if (key === 'class') node.className = value;
-    else if (key === 'dataset') Object.assign(node.dataset, value);
-    else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
-    else if (key in node && typeof value !== 'string') node[key] = value;
-    else node.setAttribute(key, value === true ? '' : value);
+    if (key === "class") node.className = value;
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key in node && typeof value !== "string") node[key] = value;
+    else node.setAttribute(key, value === true ? "" : value);
   }
   for (const child of children.flat()) {
     if (child !== null && child !== undefined && child !== false) node.append(child);
@@ -24,9 +29,16 @@ export function sizeCanvas(canvas, width, height) {
   canvas.height = Math.max(1, Math.round(height * ratio));
   canvas.style.width = `${width}px`;
   canvas.style.height = `${height}px`;
-  const ctx = canvas.getContext('2d');
+  const ctx = canvas.getContext("2d");
   ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
   return ctx;
+}
+
+/** The element with this id; throws if the page lacks it (a template and its script disagree). */
+export function byId(id) {
+  const node = document.getElementById(id);
+  if (!node) throw new Error(`#${id} missing from the page`);
+  return node;
 }
 
 let uid = 0;
@@ -40,6 +52,6 @@ export function contentWidth(node) {
 
 /** The largest canvas side (px) a view may use: its CSS `--view-max` (presentation mode raises it), else `fallback`. */
 export function viewMax(node, fallback) {
-  const v = parseFloat(getComputedStyle(node).getPropertyValue('--view-max'));
+  const v = parseFloat(getComputedStyle(node).getPropertyValue("--view-max"));
   return Number.isFinite(v) && v > 0 ? v : fallback;
 }

@@ -31,7 +31,10 @@ export function createShareBox(container, { getUrl, label = "Copy link" }) {
     if (!window.isSecureContext || !navigator.clipboard || !navigator.clipboard.writeText) return false;
     try {
       // a permission prompt that never resolves must not leave the button hanging
-      await Promise.race([navigator.clipboard.writeText(text), new Promise((_, no) => setTimeout(() => no(new Error("timeout")), 800))]);
+      await Promise.race([
+        navigator.clipboard.writeText(text),
+        new Promise((_, no) => setTimeout(() => no(new Error("timeout")), 800)),
+      ]);
       return true;
     } catch {
       return false;
@@ -50,8 +53,12 @@ export function createShareBox(container, { getUrl, label = "Copy link" }) {
     } else {
       field.focus();
       field.select();
-      let ok = false;
-      try { ok = document.execCommand && document.execCommand("copy"); } catch { ok = false; }
+      let ok;
+      try {
+        ok = document.execCommand && document.execCommand("copy");
+      } catch {
+        ok = false;
+      }
       note.textContent = ok ? "Link copied." : "Press Ctrl+C (⌘C) to copy the selected link.";
       root.dataset.copied = ok ? "selection" : "manual";
     }

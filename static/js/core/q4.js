@@ -23,7 +23,9 @@ function toBase64url(bytes) {
 
 function fromBase64url(text) {
   const bytes = new Uint8Array(Math.floor((text.length * 6) / 8));
-  let acc = 0, bits = 0, j = 0;
+  let acc = 0,
+    bits = 0,
+    j = 0;
   for (const ch of text) {
     const v = B64.indexOf(ch);
     if (v < 0) throw new Error(`codec: "${ch}" is not a base64url character`);
@@ -50,10 +52,12 @@ export function encodeQ4(values) {
 
 /** "q4…" → nested rows [h][w] of k/15; throws if the code does not hold exactly h·w pixels. */
 export function decodeQ4(code, h = 32, w = 32) {
-  if (typeof code !== "string" || !code.startsWith("q4")) throw new Error("codec: a drawing code starts with q4");
+  if (typeof code !== "string" || !code.startsWith("q4"))
+    throw new Error("codec: a drawing code starts with q4");
   const bytes = fromBase64url(code.slice(2));
   const need = Math.ceil((h * w) / 2);
-  if (bytes.length !== need) throw new Error(`codec: the drawing code holds ${bytes.length * 2} pixels, expected ${h}×${w}`);
+  if (bytes.length !== need)
+    throw new Error(`codec: the drawing code holds ${bytes.length * 2} pixels, expected ${h}×${w}`);
   const rows = [];
   for (let y = 0; y < h; y++) {
     const row = new Array(w);

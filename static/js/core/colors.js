@@ -1,18 +1,19 @@
 /**
- * Colour scales, keyed by layer KIND in one config (never by name).  No DOM.
+ * Colour scales and palettes of both pages, keyed by what a layer does (its op), never by name or
+ * kind.  No DOM.
  *
- * Stable exports (the kernel lab imports this module read-only):
  *   SCALES                    {name: {type: "sequential"|"diverging", stops: ["#rrggbb", ...]}}
- *   KIND_SCALES               {kind: scale name}
  *   PALETTES                  {palette: {sequential: scale name, diverging: scale name, label}}
- *   scaleFor(kind, min, palette)  scale name for a layer kind; a sequential kind whose values go
- *                             negative (e.g. a pool over a conv without ReLU) falls back to diverging;
+ *   PALETTE_CHOICES           ["auto", ...palettes]: what a link or the menu may choose
+ *   effectivePalette(choice, present)  "auto" is the projector palette while presenting, else classic
+ *   OP_SCALES                 {op: scale name}
+ *   scaleFor(op, min, palette)  scale name for a layer's op; a sequential op whose values go negative
+ *                             (e.g. a pool over a conv without ReLU, a tanh) falls back to diverging;
  *                             the palette ("classic" | "projector" | "cvd") picks the actual maps
  *   lut(scaleName)            Uint8ClampedArray(256*3) lookup table
  *   domain(scaleName, min, max) → [lo, hi]: diverging scales are symmetric around 0
- *   paintRGBA(out, values, lo, hi, scaleName)  fill an RGBA byte array from a flat value array
- *   cssColor(value, lo, hi, scaleName)         "rgb(r,g,b)"
- *   minMax(values)            {min, max} of a flat or nested array (two independent comparisons)
+ *   paintRGBA(out, values, lo, hi, scaleName, offset, count)  fill RGBA bytes from flat values
+ *   colourOf(table, lo, hi) → (v) → [r, g, b]
  */
 
 export const SCALES = {
@@ -23,7 +24,10 @@ export const SCALES = {
   diverging: { type: "diverging", stops: ["#053061", "#4393c3", "#f7f7f7", "#d6604d", "#67001f"] },
   // for a washed-out projector: dark means zero, so faint light colours never carry information
   // (inferno, sampled) and a dark-centred diverging map with bright, saturated ends
-  inferno: { type: "sequential", stops: ["#000004", "#320a5e", "#781c6d", "#bc3754", "#ed6925", "#fbb61a", "#fcffa4"] },
+  inferno: {
+    type: "sequential",
+    stops: ["#000004", "#320a5e", "#781c6d", "#bc3754", "#ed6925", "#fbb61a", "#fcffa4"],
+  },
   glow: { type: "diverging", stops: ["#8fd3ff", "#1f78d1", "#101010", "#e8730c", "#ffd27f"] },
   // colour-blind safe: viridis (sampled) and a blue–orange diverging map (PuOr-like, no red/green)
   viridis: { type: "sequential", stops: ["#440154", "#414487", "#2a788e", "#22a884", "#7ad151", "#fde725"] },
@@ -36,26 +40,26 @@ export const PALETTES = {
   cvd: { label: "colour-blind safe", sequential: "viridis", diverging: "blue_orange" },
 };
 
-export const KIND_SCALES = {
+export const PALETTE_CHOICES = ["auto", ...Object.keys(PALETTES)];
+
+export function effectivePalette(choice, present) {
+  if (choice !== "auto") return choice;
+  return present ? "projector" : "classic";
+}
+
+export const OP_SCALES = {
   input: "gray",
   conv: "diverging",
   dense: "diverging",
-  relu: "sequential",
-  softplus: "sequential",
-  sigmoid: "sequential",
-  maxpool: "sequential",
-  avgpool: "sequential",
-  l2pool: "sequential",
+  activation: "sequential",
+  pool: "sequential",
   flatten: "sequential",
   softmax: "sequential",
-  leaky_relu: "diverging",
-  tanh: "diverging",
-  lecun_tanh: "diverging",
 };
 
-export function scaleFor(kind, min = 0, palette = "classic") {
-  let name = KIND_SCALES[kind];
-  if (!name) throw new Error(`colors: no colour scale for layer kind "${kind}"`);
+export function scaleFor(op, min = 0, palette = "classic") {
+  let name = OP_SCALES[op];
+  if (!name) throw new Error(`colors: no colour scale for layer op "${op}"`);
   if (SCALES[name].type === "sequential" && name !== "gray" && min < 0) name = "diverging";
   if (name === "gray") return name;
   const p = PALETTES[palette];
@@ -105,21 +109,12 @@ export function paintRGBA(out, values, lo, hi, scaleName, offset = 0, count = va
   return out;
 }
 
-export function cssColor(value, lo, hi, scaleName) {
-  const table = lut(scaleName);
-  let j = Math.round(((value - lo) / (hi - lo || 1)) * 255);
-  j = j < 0 ? 0 : j > 255 ? 255 : j;
-  return `rgb(${table[j * 3]},${table[j * 3 + 1]},${table[j * 3 + 2]})`;
-}
-
-export function minMax(values) {
-  let min = Infinity;
-  let max = -Infinity;
-  const visit = (v) => {
-    if (Array.isArray(v) || ArrayBuffer.isView(v)) { for (const x of v) visit(x); return; }
-    if (v < min) min = v;   // two independent tests: a value can be both the new min and max
-    if (v > max) max = v;
+/** (v) → [r, g, b] on the table of a scale between lo and hi (clamped). */
+export function colourOf(table, lo, hi) {
+  const k = 255 / (hi - lo || 1);
+  return (v) => {
+    let j = Math.round((v - lo) * k);
+    j = j < 0 ? 0 : j > 255 ? 255 : j;
+    return [table[j * 3], table[j * 3 + 1], table[j * 3 + 2]];
   };
-  visit(values);
-  return { min, max };
 }

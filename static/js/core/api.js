@@ -1,0 +1,142 @@
+/**
+ * The one JSON API client of both pages (docs/CONTRACTS.md).  Never touches the DOM.
+ *
+ *   ApiError                       Error with .status, .code (snake_case) and .message
+ *   getJSON(path, {signal})        GET → parsed JSON; throws ApiError on a 4xx/5xx or a non-JSON body
+ *   postJSON(path, body, {signal}) POST a JSON body → parsed JSON; throws ApiError
+ *   getModel, getWeights, getSamples, getSample, forward, convolve   the endpoints
+ *   createLatestWins(send, opts)   latest request wins (AbortController + a counter)
+ *   blobToDataUrl(blob), fetchDataUrl(url)   images as data: URLs
+ */
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function parse(response, url) {
+  let body = null;
+  try {
+    body = await response.json();
+  } catch (err) {
+    if (response.ok)
+      throw new ApiError(response.status, "bad_json", `${url} sent invalid JSON: ${err.message}`);
+  }
+  if (!response.ok) {
+    const e = (body && body.error) || {};
+    throw new ApiError(
+      response.status,
+      e.code || "http_error",
+      e.message || `${url}: HTTP ${response.status}`,
+    );
+  }
+  return body;
+}
+
+export async function getJSON(path, { signal } = {}) {
+  return parse(await fetch(path, { signal, headers: { Accept: "application/json" } }), path);
+}
+
+export async function postJSON(path, body, { signal } = {}) {
+  const response = await fetch(path, {
+    method: "POST",
+    signal,
+    body: JSON.stringify(body),
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+  });
+  return parse(response, path);
+}
+
+export const getModel = (opts) => getJSON("/api/model", opts);
+export const getWeights = (name, opts) =>
+  getJSON(`/api/model/layers/${encodeURIComponent(name)}/weights`, opts);
+export const getSamples = ({ images = false } = {}, opts) =>
+  getJSON(images ? "/api/samples?include=images" : "/api/samples", opts);
+export const getSample = (id, opts) => getJSON(`/api/samples/${encodeURIComponent(id)}`, opts);
+export const forward = (body, opts) => postJSON("/api/forward", body, opts);
+export const convolve = (body, opts) => postJSON("/api/convolve", body, opts);
+
+const noop = () => {};
+
+/**
+ * Latest request wins.  submit(makeBody) numbers the request; makeBody() (may be async) builds the
+ * body when it is sent, so it is always the newest input; send(body, {signal}) does the fetch.
+ *   interrupt: false  (the layer view's pen) at most one request in flight; a submit while one runs
+ *                     replaces the one waiting (nothing queues up) and goes when the running one
+ *                     settles; every answer is shown, so the maps follow the pen live
+ *   interrupt: true   (the kernel lab's knobs) a submit aborts the request in flight
+ * onResult(result, meta) / onError(err, meta) are called only for the newest request sent, never for
+ * an aborted one; meta = {seq, requestedAt, sentAt, parsedAt}.  onSend(meta) once the body is built.
+ */
+export function createLatestWins(
+  send,
+  { onResult = noop, onError = noop, onSend = noop, interrupt = false } = {},
+) {
+  let counter = 0;
+  let current = null; // {seq, controller}
+  let waiting = null; // {makeBody, requestedAt}
+
+  async function run({ makeBody, requestedAt }) {
+    const seq = ++counter;
+    const controller = new AbortController();
+    current = { seq, controller };
+    const meta = { seq, requestedAt, sentAt: performance.now() };
+    const newest = () => seq === counter && !controller.signal.aborted;
+    try {
+      const body = await makeBody();
+      if (!newest()) return;
+      onSend(meta);
+      const result = await send(body, { signal: controller.signal });
+      meta.parsedAt = performance.now();
+      if (newest()) onResult(result, meta);
+    } catch (err) {
+      if (newest() && err.name !== "AbortError") onError(err, meta);
+    } finally {
+      if (current && current.seq === seq) current = null;
+      if (waiting && !current) {
+        const next = waiting;
+        waiting = null;
+        run(next);
+      }
+    }
+  }
+
+  return {
+    submit(makeBody, requestedAt = performance.now()) {
+      if (current && !interrupt) {
+        // keep the earliest unanswered request time: latency is measured from the first pen move
+        waiting = { makeBody, requestedAt: waiting ? waiting.requestedAt : requestedAt };
+        return;
+      }
+      if (current) current.controller.abort();
+      run({ makeBody, requestedAt });
+    },
+    get busy() {
+      return current !== null;
+    },
+    get sent() {
+      return counter;
+    },
+  };
+}
+
+/** A Blob or File as a data: URL. */
+export function blobToDataUrl(blob) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result));
+    reader.onerror = () => reject(reader.error || new Error("could not read the file"));
+    reader.readAsDataURL(blob);
+  });
+}
+
+/** A same-origin image (e.g. a built-in sample) as a data: URL. */
+export async function fetchDataUrl(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new ApiError(response.status, "not_found", `${url}: HTTP ${response.status}`);
+  return blobToDataUrl(await response.blob());
+}

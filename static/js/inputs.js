@@ -1,0 +1,89 @@
+/**
+ * Where the layer view's input comes from — the drawing pad, a shipped digit, an upload, a link,
+ * a one-pixel shift — each turned into a body maker for the forward channel (forward.js).
+ *
+ * createInputs({state, data, forward, drawpad, options, onError}) →
+ *   {draw(t), pickSample(id), upload(dataUrl), shift(dy, dx), fromLink({digit} | {code}, shift),
+ *    firstSample() → bool, blank(), afterResponse(job)}
+ */
+import { getSample } from "./core/api.js";
+import { shiftedRows } from "./core/tensor.js";
+import { decodeQ4 } from "./core/q4.js";
+
+const SNAPSHOT = 56; // the pad is sent as 56×56 gray rows (or a PNG with ?encoding=png)
+const fresh = (source, extra = {}) => ({ source, sampleId: null, shift: [0, 0], code: null, ...extra });
+
+export function createInputs({ state, data, forward, drawpad, options, onError }) {
+  let pendingShift = null; // a shift from a link, applied once its input is drawn
+  const steps = () => state.get().showSteps;
+  const submit = (body, t, shifted = false) => forward.submit(() => ({ body: body(), shifted }), t);
+
+  function draw(t) {
+    if (state.get().input.source !== "drawing") state.set({ input: fresh("drawing") });
+    const image = () => (options.encoding === "png" ? drawpad.toDataURL() : drawpad.snapshot(SNAPSHOT));
+    submit(() => ({ image: image(), steps: steps() }), t);
+  }
+
+  async function pickSample(id) {
+    const listed = data.get().samples.samples.find((x) => x.id === id);
+    const s = listed || (await getSample(id));
+    state.set({ input: fresh("sample", { sampleId: id }) });
+    submit(() => ({ image: s.image.data, preprocess: "none", steps: steps() }));
+  }
+
+  function upload(dataUrl) {
+    state.set({ input: fresh("upload") });
+    submit(() => ({ image: dataUrl, steps: steps() }));
+  }
+
+  function shift(dy, dx) {
+    const base = data.get().base;
+    if (!base) return;
+    const [sy, sx] = state.get().input.shift;
+    const next = [sy + dy, sx + dx];
+    state.set({ input: { ...state.get().input, shift: next } });
+    submit(() => ({ image: shiftedRows(base, next[0], next[1]), preprocess: "none" }), undefined, true);
+  }
+
+  function fromLink({ digit, code, shift: sh }) {
+    if (sh && (sh[0] || sh[1])) pendingShift = sh;
+    if (digit !== undefined) {
+      pickSample(digit).catch((e) => onError(`The link's digit: ${e.message}`));
+      return;
+    }
+    try {
+      const rows = decodeQ4(code);
+      drawpad.load(rows);
+      state.set({ input: fresh("drawing", { code }) });
+      submit(() => ({ image: rows, preprocess: "none", steps: steps() }));
+    } catch (e) {
+      onError(`The link's drawing: ${e.message}`);
+    }
+  }
+
+  function firstSample() {
+    const list = data.get().samples.samples;
+    if (!list.length) return false;
+    pickSample(list[0].id).catch((e) => onError(e.message));
+    return true;
+  }
+
+  /** The link's shift waits for its unshifted input to be drawn. */
+  function afterResponse(job) {
+    if (!pendingShift || job.shifted) return;
+    const [dy, dx] = pendingShift;
+    pendingShift = null;
+    shift(dy, dx);
+  }
+
+  return {
+    draw,
+    pickSample,
+    upload,
+    shift,
+    fromLink,
+    firstSample,
+    afterResponse,
+    blank: () => submit(() => ({ image: drawpad.snapshot(SNAPSHOT) })),
+  };
+}
