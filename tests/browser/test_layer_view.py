@@ -212,6 +212,25 @@ def test_pinned_dense_and_softmax_add_up(page, live_server):
     assert float(detail.get_attribute("data-value")) == layer(forward, "softmax")["data"][1]
 
 
+@pytest.mark.parametrize("name", ["relu3", "relu4"])
+def test_pinned_vector_relu_is_titled_as_a_unit(page, live_server, name):
+    """A ReLU of a vector layer is titled like every vector unit ("unit 5"); a map ReLU keeps its
+    channel, row and column."""
+    open_page(page, live_server)
+    load_sample(page, 1)
+    page.locator(f'.layer[data-layer="{name}"] .layer-body').focus()
+    for _ in range(5):
+        page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    detail = page.locator("#detail")
+    assert detail.get_attribute("data-layer") == name and detail.get_attribute("data-channel") == "5"
+    title = detail.locator(".detail-head h2")
+    assert title.inner_text() == f"{name} (relu) · unit 5"
+    page.mouse.click(*unit_point(page, "relu1", 2, 10, 12))
+    page.wait_for_function("() => document.getElementById('detail').dataset.layer === 'relu1'")
+    assert title.inner_text() == "relu1 (relu) · channel 2, row 10, col 12"
+
+
 def test_shift_moves_the_maps_by_one_pixel(page, live_server):
     open_page(page, live_server)
     load_sample(page, 2)
