@@ -31,8 +31,9 @@ def create_app(test_config: dict | None = None, overrides: dict | None = None) -
         app.config.from_mapping(test_config)
     app.config.from_mapping(overrides or {})
 
-    from . import api, errors, registry, security
+    from . import api, decode, errors, registry, security
     errors.init_app(app)
+    decode.init_app(app)
     security.init_app(app)
     registry.init_app(app)
     app.register_blueprint(api.bp)

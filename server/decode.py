@@ -14,7 +14,8 @@ import warnings
 
 import numpy as np
 import orjson
-from flask import Request, current_app
+from flask import Flask, Request, current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
 from PIL import Image, UnidentifiedImageError
 
 from .errors import ApiError
@@ -28,6 +29,29 @@ EXIF_ORIENTATION = 0x0112
 UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
            5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
            8: Image.Transpose.ROTATE_90}
+
+
+def bound_unsized_body() -> None:
+    """Refuse, with 413, a body sent without a Content-Length (chunked) that is over the limit.
+
+    Werkzeug stops reading such a body at MAX_CONTENT_LENGTH without saying so, and a cut JSON
+    body that happens to parse would be answered as if the client had sent only that part.  So
+    read it here, up to one byte past the limit, and hand the routes the bytes as a sized body."""
+    env = request.environ
+    if request.content_length is not None or env.get("HTTP_TRANSFER_ENCODING", "").lower() != "chunked":
+        return
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    data = env["wsgi.input"].read(limit + 1)
+    if len(data) > limit:
+        raise RequestEntityTooLarge()
+    env["wsgi.input"] = io.BytesIO(data)
+    env["CONTENT_LENGTH"] = str(len(data))
+    env.pop("HTTP_TRANSFER_ENCODING")
+    env["wsgi.input_terminated"] = False
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(bound_unsized_body)
 
 
 def _field_value(text: str):

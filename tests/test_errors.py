@@ -245,3 +245,40 @@ def test_malformed_exif_is_upright_not_a_500(client, fmt, bad_tag):
     assert r.status_code == 400 and r.get_json()["error"]["code"] != "internal_error"   # not 32×32: said so
     good = client.post("/api/forward", json=GOOD)
     assert good.status_code == 200
+
+
+# ---- a chunked body (no Content-Length) over the limit: 413, never silently cut -----------------------
+def post_chunked(base_url: str, path: str, body: bytes, content_type="application/json"):
+    import http.client
+    from urllib.parse import urlparse
+    url = urlparse(base_url)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+    conn.putrequest("POST", path)
+    conn.putheader("Content-Type", content_type)
+    conn.putheader("Transfer-Encoding", "chunked")
+    conn.endheaders()
+    for i in range(0, len(body), 1 << 16):
+        part = body[i:i + (1 << 16)]
+        conn.send(b"%x\r\n%s\r\n" % (len(part), part))
+    conn.send(b"0\r\n\r\n")
+    r = conn.getresponse()
+    status, data = r.status, r.read()
+    conn.close()
+    return status, data
+
+
+def test_chunked_body_over_the_limit_is_413(live_server):
+    import json
+    good = json.dumps(GOOD).encode()
+    limit = 8 << 20
+    status, data = post_chunked(live_server, "/api/forward", good)
+    assert status == 200 and json.loads(data)["prediction"] is not None
+    # A body whose first 8 MiB parse as a good request: it must not be answered as one.
+    for body in (good + b" " * (limit + 10 - len(good)),
+                 b'{"image": ' + json.dumps(GOOD["image"]).encode() + b', "pad": "' + b"x" * limit + b'"}'):
+        status, data = post_chunked(live_server, "/api/forward", body)
+        assert status == 413 and json.loads(data)["error"]["code"] == "request_too_large"
+    status, data = post_chunked(live_server, "/api/convolve", b"-" * (limit + 1), "multipart/form-data; boundary=-")
+    assert status == 413
+    status, data = post_chunked(live_server, "/api/forward", good + b" " * (limit - len(good)))   # exactly the limit
+    assert status == 200
