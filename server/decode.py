@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import binascii
 import io
+from itertools import chain
 import re
 import warnings
 
@@ -112,14 +113,12 @@ def array_from_json(value, name: str, ndims=(2,), lo=0.0, hi=1.0) -> np.ndarray:
 def _holds_bool(value, ndim: int) -> bool:
     """Whether a nested list holds a JSON true/false anywhere: NumPy would quietly make it 1 or 0
     among numbers (while an all-boolean array is refused), so refuse it everywhere.  One C-level
-    ``map(type, row)`` per innermost row: about 15 ms for a 512×512 RGB image."""
-    rows = [value]
+    pass over the values (``map(type, …)``): about 25 ms for a 512×512 RGB image (half of what
+    ``np.array`` takes on the same lists), 50 µs for 28×28."""
+    flat = value
     for _ in range(ndim - 1):
-        rows = [item for row in rows for item in row]
-    kinds = set()
-    for row in rows:
-        kinds.update(map(type, row))
-    return bool in kinds
+        flat = chain.from_iterable(flat)
+    return bool in set(map(type, flat))
 
 
 def _check_size(w: int, h: int) -> None:
