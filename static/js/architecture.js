@@ -6,7 +6,7 @@
 const times = (a) => a.join("×");
 
 /** Receptive field in words: "5×5, jump 1" or "whole input (32×32)" for dense layers (jump 0). */
-export function receptiveText(rf, inputShape) {
+function receptiveText(rf, inputShape) {
   if (!rf) return "";
   if (rf.jump[0] === 0 && rf.jump[1] === 0) return `whole input (${times(inputShape.slice(-2))})`;
   const jump = rf.jump[0] === rf.jump[1] ? rf.jump[0] : times(rf.jump);

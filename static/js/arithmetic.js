@@ -12,12 +12,14 @@
  */
 import { at } from "./core/tensor.js";
 import { unitReads } from "./core/window.js";
-import { poolWinner, unitOfIndex } from "./geometry.js";
+import { inputIndex, poolWinner, unitOfIndex } from "./geometry.js";
 
+/** The activation that reads layer li, if one does: its value for the same unit. */
 function following(layers, li, unit, tensors) {
-  const n = layers[li + 1];
-  if (!n || n.op !== "activation") return null;
-  return { name: n.name, kind: n.kind, value: at(tensors[li + 1], unit.c, unit.y, unit.x) };
+  const j = layers.findIndex((l) => l.op === "activation" && l.inputs && l.inputs[0] === layers[li].name);
+  if (j < 0) return null;
+  const n = layers[j];
+  return { name: n.name, kind: n.kind, value: at(tensors[j], unit.c, unit.y, unit.x) };
 }
 
 /** taps (row-major) → rows [kh][kw] of fn(tap). */
@@ -139,7 +141,7 @@ export function explain(layers, li, unit, tensors, weights) {
     d,
     unit,
     t,
-    prev: tensors[li - 1],
+    prev: tensors[inputIndex(layers, li)],
     weights,
     next: () => following(layers, li, unit, tensors),
   };

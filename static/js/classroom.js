@@ -20,7 +20,7 @@ import { createFilterViewer } from "./filters.js";
 import { composeView } from "./export.js";
 import { explain } from "./arithmetic.js";
 
-export const PRESENT_ZOOM = 1.5;
+const PRESENT_ZOOM = 1.5;
 
 export function createClassroom({ state, data, view, inputs }) {
   const { model } = data.get();

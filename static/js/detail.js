@@ -64,7 +64,7 @@ const POOL_LINES = {
 };
 
 /** Where the unit sits, in words: vector units by index, map units by channel, row and column. */
-export function unitWords(family, u) {
+function unitWords(family, u) {
   return family === "vector" ? `unit ${u.c}` : `channel ${u.c}, row ${u.y}, col ${u.x}`;
 }
 

@@ -11,7 +11,7 @@ import { el } from "./core/dom.js";
 import { createLegend } from "./legend.js";
 
 /** Kernel (o, i) of a conv weight (C_out, C_in, kh, kw) as rows [kh][kw]. */
-export function kernelRows(w, o, i) {
+function kernelRows(w, o, i) {
   const [, Cin, kh, kw] = w.shape;
   const rows = [];
   for (let y = 0; y < kh; y++) {

@@ -9,7 +9,7 @@
  */
 import { unitReads } from "./core/window.js";
 
-export const TOP_K = 16;
+const TOP_K = 16;
 
 export function receptiveRect(layerDesc, unit, inputShape) {
   const { size, jump, offset } = layerDesc.receptive_field;
@@ -24,6 +24,15 @@ export function receptiveRect(layerDesc, unit, inputShape) {
     right: Math.min(W, left + size[1]),
   };
   return { top, left, height: size[0], width: size[1], clip };
+}
+
+/** The index of the layer that layer li reads (its `inputs` in /api/model); -1 for the input. */
+export function inputIndex(layers, li) {
+  const d = layers[li];
+  if (!d.inputs || d.inputs.length === 0) return -1;
+  const i = layers.findIndex((l) => l.name === d.inputs[0]);
+  if (i < 0) throw new Error(`layer ${d.name} reads "${d.inputs[0]}", which the model lacks`);
+  return i;
 }
 
 /** Flat index i of a C×H×W tensor (row-major) → {c, y, x}. */
@@ -72,10 +81,11 @@ const READS = {
 export function sources(layers, li, unit, tensors, weights, topK = TOP_K) {
   const d = layers[li];
   const out = { op: d.op, units: [], windows: [], winner: null };
-  if (li === 0) return out;
+  const from = inputIndex(layers, li);
+  if (from < 0) return out;
   const read = READS[d.op];
   if (!read) throw new Error(`geometry: no reading rule for op "${d.op}" (layer ${d.name})`);
-  read(d, unit, tensors[li - 1], out, tensors[li], weights, topK);
+  read(d, unit, tensors[from], out, tensors[li], weights, topK);
   return out;
 }
 

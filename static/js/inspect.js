@@ -3,7 +3,7 @@
  * the previous-layer units / windows it reads, the pool winner, its receptive field on the input
  * and the tooltip text.  inspect(model, tensors, weights, unit) → {scene, tip, rf}
  */
-import { receptiveRect, sources } from "./geometry.js";
+import { inputIndex, receptiveRect, sources } from "./geometry.js";
 import { at } from "./core/tensor.js";
 
 const fmt = (v) => (Number.isFinite(v) ? v.toFixed(4) : String(v));
@@ -22,7 +22,8 @@ export function inspect(model, tensors, weights, unit) {
     throw new Error(`unit ${JSON.stringify(unit)} outside ${d.name} [${d.output_shape}]`);
   }
   const src = sources(model.layers, li, unit, tensors, weights);
-  const prevName = li > 0 ? model.layers[li - 1].name : null;
+  const from = inputIndex(model.layers, li);
+  const prevName = from >= 0 ? model.layers[from].name : null;
   const rf = receptiveRect(d, unit, model.input_shape);
   const scene = {
     target: unit,

@@ -62,7 +62,7 @@ function inkWindow(t) {
 }
 
 /** The model's layers located by op: {input, s1: {conv, relu, pool}, s2, flatten, dense[], softmax}. */
-export function locate(model) {
+function locate(model) {
   const L = model.layers;
   const first = (op, from = 0) => {
     const j = L.findIndex((d, k) => k >= from && d.op === op);
@@ -92,12 +92,15 @@ export function locate(model) {
 export function buildTour(model) {
   const L = model.layers;
   const at_ = locate(model);
-  const name = (i) => L[i].name;
-  const T = (ctx, i) => ctx.tensors[i];
+  const ctx = { L, at_, name: (i) => L[i].name, T: (c, i) => c.tensors[i] };
   const steps = [];
-  const s1 = at_.s1,
-    s2 = at_.s2;
+  for (const add of [inputStep, firstStage, secondStage, flattenStep, denseStep, softmaxStep])
+    add(steps, ctx);
+  return steps;
+}
 
+/** The input as a grid of numbers. */
+function inputStep(steps, { name, T }) {
   steps.push({
     id: "input",
     title: "The input is a grid of numbers",
@@ -129,6 +132,11 @@ export function buildTour(model) {
       ];
     },
   });
+}
+
+/** The first conv, its feature maps, its ReLU and its max-pool. */
+function firstStage(steps, { L, at_, name, T }) {
+  const s1 = at_.s1;
   if (s1) {
     const c1 = L[s1.conv];
     const [kh, kw] = c1.window.kernel;
@@ -200,6 +208,12 @@ export function buildTour(model) {
       });
     }
   }
+}
+
+/** The second conv, and its ReLU and pool together. */
+function secondStage(steps, { L, at_, name, T }) {
+  const s1 = at_.s1,
+    s2 = at_.s2;
   if (s2) {
     const c2 = L[s2.conv];
     steps.push({
@@ -233,6 +247,10 @@ export function buildTour(model) {
       });
     }
   }
+}
+
+/** Flatten. */
+function flattenStep(steps, { L, at_, name, T }) {
   if (at_.flatten !== null) {
     const fl = L[at_.flatten];
     steps.push({
@@ -247,6 +265,10 @@ export function buildTour(model) {
       ],
     });
   }
+}
+
+/** The dense layers. */
+function denseStep(steps, { L, at_, name, T }) {
   const dense = at_.dense.filter((i) => L[i].op === "dense");
   if (dense.length) {
     const last = dense[dense.length - 1];
@@ -269,6 +291,10 @@ export function buildTour(model) {
       ],
     });
   }
+}
+
+/** The softmax. */
+function softmaxStep(steps, { at_, name, T }) {
   if (at_.softmax !== null) {
     steps.push({
       id: "softmax",
@@ -286,5 +312,4 @@ export function buildTour(model) {
       },
     });
   }
-  return steps;
 }

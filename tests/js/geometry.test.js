@@ -1,7 +1,7 @@
 // Hover geometry (static/js/geometry.js): what a unit reads, on the tiny network of model-fixture.js.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { receptiveRect, sources, strongestInputs } from "../../static/js/geometry.js";
+import { inputIndex, receptiveRect, sources, strongestInputs } from "../../static/js/geometry.js";
 import { FC_W, tinyModel, tensorsAndWeights } from "./model-fixture.js";
 
 const model = tinyModel("max");
@@ -72,4 +72,12 @@ test("the receptive field follows the unit on maps and covers the input for vect
     bottom: 32,
     right: 32,
   });
+});
+
+test("a layer reads the layer its `inputs` names, not simply the one before it", () => {
+  assert.equal(inputIndex(model.layers, 0), -1);
+  assert.equal(inputIndex(model.layers, 3), 2);
+  const rewired = model.layers.map((d) => (d.name === "relu" ? { ...d, inputs: ["input"] } : d));
+  assert.equal(inputIndex(rewired, 2), 0);
+  assert.throws(() => inputIndex([{ name: "a", inputs: ["ghost"] }], 0), /reads "ghost"/);
 });

@@ -66,27 +66,27 @@ export function tinyModel(reduce = "max") {
     inputs: [],
     ...extra,
   });
-  return {
-    name: "tiny",
-    input_shape: [2, 5, 5],
-    layers: [
-      layer("input", "input", "input", "map", [2, 5, 5], [2, 5, 5]),
-      layer("conv", "conv", "conv", "map", [2, 5, 5], [2, 3, 3], {
-        window: win(3, 2, 1),
-        connections: [
-          [1, 0],
-          [1, 1],
-        ],
-        params: 38,
-      }),
-      layer("relu", "relu", "activation", "map", [2, 3, 3], [2, 3, 3]),
-      layer("pool", kind, "pool", "map", [2, 3, 3], [2, 2, 2], { window: win(2, 2, 0), reduce }),
-      layer("flatten", "flatten", "flatten", "vector", [2, 2, 2], [8]),
-      layer("fc", "dense", "dense", "vector", [8], [3], { params: 27 }),
-      layer("relu_fc", "relu", "activation", "vector", [3], [3]),
-      layer("softmax", "softmax", "softmax", "vector", [3], [3]),
-    ],
-  };
+  const layers = [
+    layer("input", "input", "input", "map", [2, 5, 5], [2, 5, 5]),
+    layer("conv", "conv", "conv", "map", [2, 5, 5], [2, 3, 3], {
+      window: win(3, 2, 1),
+      connections: [
+        [1, 0],
+        [1, 1],
+      ],
+      params: 38,
+    }),
+    layer("relu", "relu", "activation", "map", [2, 3, 3], [2, 3, 3]),
+    layer("pool", kind, "pool", "map", [2, 3, 3], [2, 2, 2], { window: win(2, 2, 0), reduce }),
+    layer("flatten", "flatten", "flatten", "vector", [2, 2, 2], [8]),
+    layer("fc", "dense", "dense", "vector", [8], [3], { params: 27 }),
+    layer("relu_fc", "relu", "activation", "vector", [3], [3]),
+    layer("softmax", "softmax", "softmax", "vector", [3], [3]),
+  ];
+  layers.forEach((d, i) => {
+    d.inputs = i ? [layers[i - 1].name] : []; // a chain: each layer reads the one before
+  });
+  return { name: "tiny", input_shape: [2, 5, 5], layers };
 }
 
 export const FC_W = [

@@ -3,7 +3,7 @@
  *
  *   ApiError                       Error with .status, .code (snake_case) and .message
  *   getJSON(path, {signal})        GET → parsed JSON; throws ApiError on a 4xx/5xx or a non-JSON body
- *   postJSON(path, body, {signal}) POST a JSON body → parsed JSON; throws ApiError
+ *   (postJSON, inside: POST a JSON body → parsed JSON; throws ApiError)
  *   getModel, getWeights, getSamples, getSample, forward, convolve   the endpoints
  *   createLatestWins(send, opts)   latest request wins (AbortController + a counter)
  *   blobToDataUrl(blob), fetchDataUrl(url)   images as data: URLs
@@ -41,7 +41,7 @@ export async function getJSON(path, { signal } = {}) {
   return parse(await fetch(path, { signal, headers: { Accept: "application/json" } }), path);
 }
 
-export async function postJSON(path, body, { signal } = {}) {
+async function postJSON(path, body, { signal } = {}) {
   const response = await fetch(path, {
     method: "POST",
     signal,

@@ -6,7 +6,7 @@
  *   PALETTES                  {palette: {sequential: scale name, diverging: scale name, label}}
  *   PALETTE_CHOICES           ["auto", ...palettes]: what a link or the menu may choose
  *   effectivePalette(choice, present)  "auto" is the projector palette while presenting, else classic
- *   OP_SCALES                 {op: scale name}
+ *   (OP_SCALES, inside: {op: scale name})
  *   scaleFor(op, min, palette)  scale name for a layer's op; a sequential op whose values go negative
  *                             (e.g. a pool over a conv without ReLU, a tanh) falls back to diverging;
  *                             the palette ("classic" | "projector" | "cvd") picks the actual maps
@@ -47,7 +47,7 @@ export function effectivePalette(choice, present) {
   return present ? "projector" : "classic";
 }
 
-export const OP_SCALES = {
+const OP_SCALES = {
   input: "gray",
   conv: "diverging",
   dense: "diverging",

@@ -35,7 +35,7 @@ export function applyHide(names, root = document) {
 }
 
 /** Call fn() when `key` is pressed outside text fields and menus, with no modifier. */
-export function onKey(key, fn) {
+function onKey(key, fn) {
   document.addEventListener("keydown", (e) => {
     if (e.key !== key || e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey || e.repeat) return;
     const t = e.target;

@@ -51,7 +51,7 @@ function base64Bytes(text) {
 
 /** A packed array {shape, dtype, base64} → Float32Array | Int32Array; throws if the dtype is not
  * `dtype` or the byte count does not match the shape. */
-export function unpack(packed, dtype, what) {
+function unpack(packed, dtype, what) {
   const Type = PACKED[packed.dtype];
   if (!Type || packed.dtype !== dtype) throw new Error(`${what}: dtype ${packed.dtype}, expected ${dtype}`);
   const bytes = base64Bytes(packed.base64);
@@ -182,7 +182,7 @@ export function parseForward(response, model) {
 }
 
 /** Flat values → nested lists following `shape`; floats as their shortest float32 decimals. */
-export function nest(flat, shape, float = true) {
+function nest(flat, shape, float = true) {
   let i = 0;
   const build = (depth) => {
     const out = new Array(shape[depth]);

@@ -2,7 +2,7 @@
 // A kernel is {values: number[k][k], text: string[k][k]}: `text` is what the grid shows (fractions
 // like "1/16" stay fractions), `values` the numbers sent to the server.
 
-export const MIN_SIZE = 1;
+const MIN_SIZE = 1;
 export const MAX_SIZE = 11;
 
 const outer = (a, b, den) => a.map((x) => b.map((y) => `${x * y}/${den}`));
@@ -199,13 +199,13 @@ function checkSquare(rows) {
 }
 
 /** Format a number for a cell: integers as is, others with up to 3 significant digits. */
-export function formatValue(v) {
+function formatValue(v) {
   if (Number.isInteger(v)) return String(v);
   return String(Number(v.toPrecision(3)));
 }
 
 /** Build a kernel from rows of numbers or fraction strings. */
-export function fromRows(rows) {
+function fromRows(rows) {
   checkSquare(rows);
   const text = rows.map((r) => r.map((c) => (typeof c === "number" ? formatValue(c) : String(c))));
   const values = rows.map((r) => r.map((c) => (typeof c === "number" ? c : parseValue(c))));

@@ -4,7 +4,7 @@ import { el } from "../core/dom.js";
 import { shapeOf } from "./geometry.js";
 import { fmt } from "./scale.js";
 
-export const MAX_SIDE = 20; // padded input side beyond which the numbers stop being readable
+const MAX_SIDE = 20; // padded input side beyond which the numbers stop being readable
 
 function table(rows, cols, cell, cls) {
   const g = el("div", { class: `num-table ${cls} ${cols > 16 ? "dense" : ""}` });

@@ -3,7 +3,7 @@
 import { lut, domain, colourOf, PALETTES } from "../core/colors.js";
 
 /** How each palette's legend reads, in words. */
-export const PALETTE_WORDS = {
+const PALETTE_WORDS = {
   classic: { diverging: "blue < 0 < red, white = 0", sequential: "white = 0, darker = larger" },
   projector: { diverging: "blue < 0 < orange, black = 0", sequential: "black = 0, brighter = larger" },
   cvd: { diverging: "blue < 0 < orange, white = 0", sequential: "purple = 0, yellow = largest" },

@@ -2,7 +2,7 @@
 // shipped MNIST digits, or an uploaded PNG/JPEG. Reports the choice; shows notices and errors.
 import { el } from "../core/dom.js";
 
-export const BUILTINS = [
+const BUILTINS = [
   ["builtin:scene", "Scene (house, hills, sun)"],
   ["builtin:shapes", "Shapes (straight & curved edges)"],
   ["builtin:checker", "Checkerboard"],

@@ -4,10 +4,10 @@ import { getSample, fetchDataUrl } from "../core/api.js";
 import { shapeOf } from "./geometry.js";
 import { decodeQ4 } from "../core/q4.js";
 
-export const DRAWING_KEY = "convscope.drawing";
+const DRAWING_KEY = "convscope.drawing";
 
 // A 7×7 binary "7"-like stroke with a corner and a diagonal, small enough to read every number.
-export const NUMBERS7 = [
+const NUMBERS7 = [
   [0, 0, 0, 0, 0, 0, 0],
   [0, 1, 1, 1, 1, 1, 0],
   [0, 0, 0, 0, 0, 1, 0],
