@@ -16,6 +16,7 @@ import binascii
 
 import numpy as np
 import orjson
+from PIL import Image
 
 OPTIONS = orjson.OPT_SERIALIZE_NUMPY
 ENCODINGS = ("json", "base64")      # how /api/forward writes its arrays; "json" is the default
@@ -107,6 +108,21 @@ def weights(name: str, kind: str, params: dict) -> dict:
 NOTHING_DRAWN = "Nothing drawn yet: draw a digit, or upload an image with a visible digit."
 
 
+STEP_SIDE = 128  # preprocessing steps are for looking at: larger ones are sent downscaled to this
+
+
+def step_thumbnail(img: np.ndarray) -> np.ndarray:
+    """A preprocessing step (H, W) for display: as is up to STEP_SIDE px, else box-downscaled so its
+    longer side is STEP_SIDE.  Without this a 22 KB PNG of 4096×4096 made a 150 MB response."""
+    h, w = img.shape
+    if max(h, w) <= STEP_SIDE:
+        return img
+    s = STEP_SIDE / max(h, w)
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+    small = Image.fromarray(np.ascontiguousarray(img, dtype=np.float32), mode="F").resize(size, Image.Resampling.BOX)
+    return np.asarray(small, dtype=np.float32)
+
+
 def forward(model_name: str, pre, trace, steps: bool, encoding: str = "json") -> dict:
     """``pre``: server.preprocess.Preprocessed; ``trace``: convnet.Trace of ``pre.x``; ``encoding``
     one of ENCODINGS (the probabilities stay a list either way)."""
@@ -120,7 +136,8 @@ def forward(model_name: str, pre, trace, steps: bool, encoding: str = "json") ->
     body = {"model": model_name, "empty": pre.empty, "message": NOTHING_DRAWN if pre.empty else None,
             "input": array(pre.x, encoding)}
     if steps:
-        body["steps"] = [{"name": name, **array(img, encoding)} for name, img in pre.steps]
+        body["steps"] = [{"name": name, "full_shape": list(img.shape), **array(step_thumbnail(img), encoding)}
+                         for name, img in pre.steps]
     body["layers"] = layers
     body["prediction"] = None if pre.empty else {
         "label": trace.label, "probabilities": np.ascontiguousarray(trace.probabilities, np.float32)}

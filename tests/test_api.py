@@ -378,3 +378,24 @@ def test_plotly_is_served_locally_with_long_cache(client):
 def test_live_server_answers(live_server):
     with urllib.request.urlopen(f"{live_server}/api/health", timeout=10) as r:
         assert r.status == 200 and b'"ok":true' in r.read()
+
+
+def test_steps_of_a_large_upload_are_thumbnails_not_the_full_image(client):
+    """A 4096×4096 PNG compresses to a few KB; its steps used to come back at full size (150 MB)."""
+    a = np.zeros((4096, 4096), np.uint8)
+    a[800:3300, 1800:2300] = 255                                  # a thick "1"
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, format="PNG", optimize=True)
+    upload = buf.getvalue()
+    assert len(upload) < 100_000
+    r = client.post("/api/forward", data={"file": (io.BytesIO(upload), "one.png"), "steps": "true"})
+    assert r.status_code == 200
+    assert len(r.data) < 600_000                                   # bounded, whatever the upload's size
+    body = r.get_json()
+    steps = {s["name"]: s for s in body["steps"]}
+    assert steps["grayscale"]["full_shape"] == [4096, 4096] and steps["grayscale"]["shape"] == [128, 128]
+    gray = np.array(steps["grayscale"]["data"])
+    assert gray[30:100, 58:70].mean() > 0.9 and gray[:20].max() == 0   # the stroke, where it is, downscaled
+    assert steps["pad"]["shape"] == steps["pad"]["full_shape"] == [32, 32]
+    assert np.array(steps["pad"]["data"]) == pytest.approx(np.array(body["input"]["data"][0]))
+    assert max(max(s["shape"]) for s in body["steps"]) <= 128
