@@ -3,7 +3,7 @@
 PyTorch does the same work: the twin module (same weights) up to the logits, then softmax, in
 chunks of the same size as ``net.predict`` (1000), under torch.inference_mode(), with 2 threads
 (and 1 thread for reference). Both the ConvScope and PyTorch runs are timed in the same process.
-Target (DESIGN.md): images/s >= PyTorch with 2 threads [37k img/s].
+Target (docs/ARCHITECTURE.md): images/s >= PyTorch with 2 threads [37k img/s].
 """
 from __future__ import annotations
 

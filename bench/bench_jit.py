@@ -5,7 +5,7 @@
 2. warm start: the same cache dir, start-to-first-trace, repeated ``--reps`` times (median);
 3. server: ``import server; server.create_app()`` then a first POST /api/forward through the test
    client, start-to-first-answer, once cold (its compile fills the cache) then ``--reps`` times warm.
-Target (DESIGN.md): start-up to first answer <= 1.5 s with a warm Numba cache [first compile ~3 s].
+Target (docs/ARCHITECTURE.md): start-up to first answer <= 1.5 s with a warm Numba cache [first compile ~3 s].
 """
 from __future__ import annotations
 

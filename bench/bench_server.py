@@ -9,7 +9,7 @@
    keep-alive http.client connections, bounded by --duration), once per --encoding.  The Python generator runs on the
    same cores as the server and steals CPU from it: its figures understate the server.
 
-Targets (docs: DESIGN.md): JSON of one forward ≤ 0.3 ms; ≥ 2,500 req/s and p99 ≤ 10 ms on 2 cores.
+Targets (docs/ARCHITECTURE.md): JSON of one forward ≤ 0.3 ms; ≥ 2,500 req/s and p99 ≤ 10 ms on 2 cores.
 """
 from __future__ import annotations
 

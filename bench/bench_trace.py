@@ -3,7 +3,7 @@
 PyTorch does the same work: a module with the same weights whose forward returns every layer's
 output (max-pool with return_indices=True, as our trace returns the winners), under
 torch.inference_mode(), timed with 1 thread and the default thread count, oneDNN on and off.
-Target (DESIGN.md): median <= 50 us and >= 4x faster than PyTorch [373 us; 217 us oneDNN off].
+Target (docs/ARCHITECTURE.md): median <= 50 us and >= 4x faster than PyTorch [373 us; 217 us oneDNN off].
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ shared seeded permutation, forward, cross-entropy, backward, Adam step (lr 1e-3)
 backward, torch.optim.Adam) on the twin module, default threads. The two alternate in blocks of
 ``--block`` steps so that load from other processes hits both alike. By default only ``--batches``
 steps are timed and the epoch time is *extrapolated*; ``--full`` times the whole epoch.
-Target (DESIGN.md): <= 1.5x PyTorch's epoch time, stretch <= 1.0x [PyTorch 5.4 s].
+Target (docs/ARCHITECTURE.md): <= 1.5x PyTorch's epoch time, stretch <= 1.0x [PyTorch 5.4 s].
 """
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ def _pool(name, kind="maxpool"):
     return {"name": name, "kind": kind, "size": [2, 2], "stride": [2, 2], "padding": [0, 0, 0, 0]}
 
 
-# Adam Harley's LeNet layout (DESIGN.md): ReLU, max-pool, full C3 connections.
+# Adam Harley's LeNet layout (docs/ARCHITECTURE.md): ReLU, max-pool, full C3 connections.
 LENET = [
     {"name": "input", "kind": "input", "shape": [1, 32, 32]},
     _conv("conv1", 6), {"name": "relu1", "kind": "relu"}, _pool("pool1"),

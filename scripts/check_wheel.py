@@ -61,7 +61,12 @@ def run(cmd, **kw) -> subprocess.CompletedProcess:
 
 def build_and_install(tmp: Path) -> Path:
     t0 = time.perf_counter()
-    run([sys.executable, *PIP, "wheel", "--no-deps", "-w", str(tmp / "dist"), str(ROOT)])
+    # Build from a clean copy: setuptools reuses ./build/lib, where a module deleted since the last
+    # build would survive and ship in the wheel.
+    source = tmp / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "node_modules", "build", "dist", "*.egg-info", "__pycache__", "test-output"))
+    run([sys.executable, *PIP, "wheel", "--no-deps", "-w", str(tmp / "dist"), str(source)])
     wheel = next((tmp / "dist").glob("convscope-*.whl"))
     with zipfile.ZipFile(wheel) as z:
         tops = {name.split("/")[0] for name in z.namelist() if not name.split("/")[0].endswith(".dist-info")}
