@@ -56,3 +56,52 @@ def configure_threading_layer():
 
 
 THREADING_LAYER = configure_threading_layer()
+
+
+# ---- faults of the cache folder: unwritable, corrupt, from another version ----------------------
+def cache_problem(path=None):
+    """None if Numba can write its cache in ``path`` (default: the configured one), else why not,
+    in a few words.  Numba itself then compiles in memory without saying so."""
+    import tempfile
+    path = path or os.environ.get("NUMBA_CACHE_DIR") or CACHE_DIR
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
+def raised_by_the_cache(exc):
+    """Whether ``exc`` came out of Numba's on-disk cache (an unreadable index or data file)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.replace(os.sep, "/").endswith("numba/core/caching.py"):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def clear_cache(path=None):
+    """Delete Numba's index and data files under ``path`` so that every kernel compiles afresh and
+    is cached again; returns how many files went (OSError if they cannot be removed)."""
+    path = path or os.environ.get("NUMBA_CACHE_DIR") or CACHE_DIR
+    removed = 0
+    for folder, _, names in os.walk(path):
+        for name in names:
+            if name.endswith((".nbi", ".nbc")):
+                os.unlink(os.path.join(folder, name))
+                removed += 1
+    return removed
+
+
+def disable_cache():
+    """Stop every ConvScope kernel from reading or writing the disk cache for this process."""
+    from numba.core.caching import NullCache
+    from numba.core.registry import CPUDispatcher
+    for name, module in list(sys.modules.items()):
+        if name.startswith("convscope.kernels"):
+            for value in vars(module).values():
+                if isinstance(value, CPUDispatcher):
+                    value._cache = NullCache()

@@ -60,12 +60,15 @@ class Registry:
         say = progress or (lambda text: None)
         steps = self.warmups(trace, lab)
         t0 = time.perf_counter()
+        notice = cache_notice() if steps else None
+        if notice:
+            say(notice)
         if steps:
             say("ConvScope: preparing the kernels (the first start after an install compiles them, "
                 "about a minute; later starts load them in a second):")
         for label, call in steps:
             say(f" {label}…")
-            call()
+            _run_guarding_the_cache(call, say)
         seconds = time.perf_counter() - t0
         if steps:
             say(f" done in {seconds:.1f} s\n")
@@ -101,6 +104,38 @@ class Registry:
             return load_samples(self.samples_path)
         except OSError:
             raise ApiError(404, "no_samples", "The MNIST sample file is not installed.") from None
+
+
+def _run_guarding_the_cache(call, say) -> None:
+    """``call()``; if Numba's disk cache is unreadable (corrupt, truncated, half-written), clear it
+    and run again (the kernels compile and are cached afresh), or, if it cannot be cleared, run
+    without the disk cache.  Each case is said on the progress line."""
+    from convscope.kernels import _config
+    try:
+        call()
+        return
+    except Exception as exc:  # noqa: BLE001  (re-raised below unless it came from the cache)
+        if not _config.raised_by_the_cache(exc):
+            raise
+        reason = f"{type(exc).__name__}: {exc}"
+    try:
+        n = _config.clear_cache()
+        say(f" [the Numba cache was unreadable ({reason}); cleared {n} files, compiling afresh]")
+    except OSError as exc:
+        _config.disable_cache()
+        say(f" [the Numba cache is unreadable ({reason}) and cannot be cleared ({exc.strerror}); "
+            f"compiling in memory]")
+    call()
+
+
+def cache_notice() -> str | None:
+    """One line if the kernels cannot be cached on disk (they then compile at every start)."""
+    from convscope.kernels import _config
+    problem = _config.cache_problem()
+    if problem is None:
+        return None
+    return (f"ConvScope: cannot write the Numba cache in {_config.CACHE_DIR} ({problem}): the kernels "
+            f"compile in memory at every start (set NUMBA_CACHE_DIR to a writable folder to keep them).\n")
 
 
 def fork_safe() -> bool:

@@ -1,0 +1,56 @@
+"""The Numba cache folder is unwritable or corrupt: the server still starts, answers, and says so on
+its progress line (each start here runs in a fresh process with its own NUMBA_CACHE_DIR; only the
+trace kernels are warmed, to keep the compiles short)."""
+import json
+import os
+import subprocess
+import sys
+
+PROBE = r'''
+import json, numpy as np
+from convscope.server import create_app
+lines = []
+app = create_app({"TESTING": True, "WARM_LAB": False, "WARM_PROGRESS": lines.append})
+digit = np.zeros((28, 28)); digit[4:24, 12:16] = 1
+r = app.test_client().post("/api/forward", json={"image": digit.tolist()})
+print(json.dumps({"lines": "".join(lines), "status": r.status_code, "label": r.get_json()["prediction"]["label"]}))
+'''
+
+
+def start(cache_dir):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_CACHE")}
+    env["NUMBA_CACHE_DIR"] = str(cache_dir)
+    out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def cache_files(folder):
+    return sorted(p for p in folder.rglob("*") if p.suffix in (".nbi", ".nbc"))
+
+
+def test_a_corrupt_cache_is_cleared_and_rebuilt(tmp_path):
+    cache = tmp_path / "cache"
+    first = start(cache)
+    assert first["status"] == 200 and "unreadable" not in first["lines"]
+    files = cache_files(cache)
+    assert any(p.suffix == ".nbi" for p in files)
+    for p in files:                       # every index and data file truncated to garbage
+        p.write_bytes(b"\x80\x04garbage")
+    second = start(cache)
+    assert second["status"] == 200 and second["label"] == first["label"]
+    assert "the Numba cache was unreadable" in second["lines"] and "compiling afresh" in second["lines"]
+    assert second["lines"].count("\n") == 1                 # still one progress line
+    third = start(cache)                                    # rebuilt: loads cleanly now
+    assert third["status"] == 200 and "unreadable" not in third["lines"]
+    assert all(p.read_bytes() != b"\x80\x04garbage" for p in cache_files(cache))
+
+
+def test_an_unwritable_cache_folder_is_said_and_the_server_still_answers(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = start(blocker / "numba")                       # cannot be created: its parent is a file
+    assert result["status"] == 200
+    notice, progress = result["lines"].splitlines()
+    assert notice.startswith("ConvScope: cannot write the Numba cache in") and "compile in memory" in notice
+    assert progress.startswith("ConvScope: preparing the kernels")
