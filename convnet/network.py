@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,18 +82,47 @@ class Network:
 
     @classmethod
     def load(cls, path) -> "Network":
+        """The model in a ConvScope ``.npz``.  OSError if it cannot be opened; ValueError, saying
+        what is wrong in a user's words, for any file that is not a whole, consistent model."""
         path = Path(path)
-        with np.load(path, allow_pickle=False) as f:
+        if path.stat().st_size == 0:
+            raise ValueError("not a ConvScope model: the file is empty")
+        with open(path, "rb") as fh:   # ours to close: np.load leaks its own handle on a bad zip
+            try:
+                archive = np.load(fh, allow_pickle=False)
+            except (zipfile.BadZipFile, EOFError):
+                raise ValueError("not a ConvScope model: the .npz archive is truncated or damaged") from None
+            except ValueError:   # numpy's words for a file that is neither .npy nor .npz
+                raise ValueError("not a ConvScope model: not a NumPy .npz archive") from None
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise ValueError("not a ConvScope model: a single .npy array, not an .npz archive")
+            with archive as f:
+                try:
+                    return cls._from_archive(f, path)
+                except (zipfile.BadZipFile, EOFError, zlib.error):
+                    raise ValueError("not a ConvScope model: the .npz archive is truncated or damaged") from None
+
+    @classmethod
+    def _from_archive(cls, f, path: Path) -> "Network":
+        if "__spec__" not in f.files:
+            raise ValueError("not a ConvScope model: the archive has no __spec__ (its list of layers)")
+        try:
             spec = json.loads(str(f["__spec__"]))
             card = json.loads(str(f["__card__"])) if "__card__" in f.files else {}
-            net = cls(spec, name=card.get("name", path.stem), card=card)
-            for layer in net.layers:
-                for key, value in layer.params.items():
-                    arr = f[f"{layer.name}.{key}"]
-                    if arr.shape != value.shape:
-                        raise ValueError(f"{path.name}: {layer.name}.{key} has shape {arr.shape}, "
-                                         f"the spec needs {value.shape}")
-                    layer.params[key] = np.ascontiguousarray(arr, dtype=np.float32)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"its layer list or card is not valid JSON ({exc})") from None
+        if not isinstance(spec, list) or not all(isinstance(layer, dict) for layer in spec):
+            raise ValueError("its __spec__ must be a JSON list of layer objects")
+        net = cls(spec, name=card.get("name", path.stem) if isinstance(card, dict) else path.stem,
+                  card=card if isinstance(card, dict) else {})
+        for layer in net.layers:
+            for key, value in layer.params.items():
+                if f"{layer.name}.{key}" not in f.files:
+                    raise ValueError(f"it has no {key} for layer {layer.name}")
+                arr = f[f"{layer.name}.{key}"]
+                if arr.shape != value.shape:
+                    raise ValueError(f"{layer.name}.{key} has shape {arr.shape}, the spec needs {value.shape}")
+                layer.params[key] = np.ascontiguousarray(arr, dtype=np.float32)
         return net
 
     def save(self, path, card: dict | None = None) -> None:

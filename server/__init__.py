@@ -19,6 +19,7 @@ def create_app(test_config: dict | None = None, overrides: dict | None = None) -
         MAX_IMAGE_SIDE=4096,            # decoded images (400 image_too_large above)
         LAB_MAX_SIDE=512,               # the kernel lab downscales larger images, with a notice
         MODEL_PATHS=None,               # list of .npz files, the first is the default; None: models/lenet.npz
+        MODEL_STRICT=True,              # an unreadable model file stops start-up (the CLI: unless --strict, skip it)
         SAMPLES_PATH=None,              # None: models/mnist_samples.npz
         WARM_JIT=True,                  # trace a blank image with every model at start-up
         WARM_LAB=True,                  # every kernel-lab path at start-up (after the fork if not fork-safe)

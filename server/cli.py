@@ -33,6 +33,9 @@ def serve_options(f):
         click.option("--model", multiple=True, metavar="PATH",
                      help="weights file (.npz); repeat to serve several, the first is the default  "
                           "[default: the shipped models/lenet.npz]"),
+        click.option("--strict", is_flag=True,
+                     help="refuse to start if any --model cannot be read (default: skip it with a warning "
+                          "while at least one can)"),
     ]):
         f = option(f)
     return f
@@ -77,7 +80,7 @@ def serve_command(**options):
     return serve(**options)
 
 
-def serve(host, port, workers, threads, model) -> int:
+def serve(host, port, workers, threads, model, strict=False) -> int:
     if workers < 0 or threads < 1 or not 0 <= port <= 65535:
         return fail("--workers must be ≥ 0, --threads ≥ 1 and --port 0–65535")
     from convscope import kernels  # noqa: F401  (sets NUMBA_CACHE_DIR before numba is imported)
@@ -89,10 +92,13 @@ def serve(host, port, workers, threads, model) -> int:
                  "WARM_PROGRESS": lambda text: print(text, end="", flush=True)}
     if model:
         overrides["MODEL_PATHS"] = [os.path.abspath(p) for p in model]
+    overrides["MODEL_STRICT"] = strict
     try:
         app = create_app(None, overrides)
     except ModelLoadError as exc:
         return fail(str(exc))
+    for reason in app.extensions["convscope"].skipped:
+        print(f"convscope: warning: skipped {reason} (--strict makes this an error)", file=sys.stderr, flush=True)
 
     def ready(port):
         how = f"gunicorn, {workers} workers" if workers else "Ctrl+C to stop"

@@ -26,18 +26,22 @@ class ModelLoadError(Exception):
 
 
 class Registry:
-    def __init__(self, paths, samples_path=None, warm=True, warm_lab=True, progress=None):
-        from convscope import convnet  # late: kernels/_config must set NUMBA_CACHE_DIR before numba loads
-        self.models = {}
-        for path in paths or [convnet.default_model_path()]:
-            path = Path(path)
-            if not path.is_file():
-                raise ModelLoadError(f"model file not found: {path}")
+    def __init__(self, paths, samples_path=None, warm=True, warm_lab=True, progress=None, strict=True):
+        """``strict``: any unreadable model is a ModelLoadError; otherwise unreadable ones are listed
+        in ``skipped`` while at least one model loads (the first readable one is the default)."""
+        self.models, self.skipped = {}, []
+        for path in paths or [default_model_path()]:
             try:
-                net = convnet.Network.load(path)
-            except (OSError, ValueError, KeyError) as exc:
-                raise ModelLoadError(f"cannot read model {path}: {exc}") from None
+                net = load_model(Path(path))
+            except ModelLoadError as exc:
+                if strict:
+                    raise
+                self.skipped.append(str(exc))
+                continue
             self.models.setdefault(net.name, net)
+        if not self.models:
+            raise ModelLoadError(self.skipped[0] if len(self.skipped) == 1
+                                 else "no model could be read: " + "; ".join(self.skipped))
         self.default = next(iter(self.models))
         self.samples_path = samples_path
         self.lab_lock = threading.Lock()   # lab kernels run in parallel: one lab call per process at a time
@@ -106,6 +110,22 @@ class Registry:
             raise ApiError(404, "no_samples", "The MNIST sample file is not installed.") from None
 
 
+def default_model_path() -> Path:
+    from convscope import convnet  # late: kernels/_config must set NUMBA_CACHE_DIR before numba loads
+    return convnet.default_model_path()
+
+
+def load_model(path: Path):
+    """A Network from a weights file, or ModelLoadError saying in one line what is wrong with it."""
+    from convscope import convnet
+    if not path.is_file():
+        raise ModelLoadError(f"model file not found: {path}")
+    try:
+        return convnet.Network.load(path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelLoadError(f"cannot read model {path}: {exc}") from None
+
+
 def _run_guarding_the_cache(call, say) -> None:
     """``call()``; if Numba's disk cache is unreadable (corrupt, truncated, half-written), clear it
     and run again (the kernels compile and are cached afresh), or, if it cannot be cleared, run
@@ -147,7 +167,8 @@ def fork_safe() -> bool:
 def init_app(app: Flask) -> None:
     app.extensions[EXTENSION] = Registry(app.config["MODEL_PATHS"], app.config.get("SAMPLES_PATH"),
                                          warm=app.config["WARM_JIT"], warm_lab=app.config["WARM_LAB"],
-                                         progress=app.config.get("WARM_PROGRESS"))
+                                         progress=app.config.get("WARM_PROGRESS"),
+                                         strict=app.config.get("MODEL_STRICT", True))
 
 
 def registry() -> Registry:

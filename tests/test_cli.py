@@ -83,3 +83,57 @@ def test_port_in_use_is_one_line(capsys):
         port = s.getsockname()[1]
         assert cli.main(["--workers", "2", "--port", str(port)] + MODEL) == 2
     assert "cannot listen on 127.0.0.1" in capsys.readouterr().err
+
+
+def bad_model_files(tmp_path):
+    """name → path of a model file broken in one way, and the words its one-line error must use."""
+    import numpy as np
+    from convscope.convnet import default_model_path
+    good = default_model_path().read_bytes()
+    files = {"truncated": (good[:3000], "truncated or damaged"), "text": (b"hello\n", "not a NumPy .npz archive"),
+             "empty": (b"", "the file is empty")}
+    out = {}
+    for name, (data, words) in files.items():
+        out[name] = (tmp_path / f"{name}.npz", words)
+        out[name][0].write_bytes(data)
+    np.save(tmp_path / "array.npy", np.zeros(3))
+    out["npy"] = (tmp_path / "array.npy", "single .npy array")
+    np.savez(tmp_path / "nospec.npz", images=np.zeros(2))
+    out["nospec"] = (tmp_path / "nospec.npz", "has no __spec__")
+    np.savez(tmp_path / "badjson.npz", __spec__=np.array("{not json"))
+    out["badjson"] = (tmp_path / "badjson.npz", "not valid JSON")
+    np.savez(tmp_path / "noweights.npz", __spec__=np.array(
+        '[{"kind": "input", "name": "input", "shape": [4]}, {"kind": "dense", "name": "d", "units": 2}]'))
+    out["noweights"] = (tmp_path / "noweights.npz", "no weight for layer d")
+    np.savez(tmp_path / "misfit.npz", __spec__=np.array(
+        '[{"kind": "input", "name": "input", "shape": [1, 8, 8]}, '
+        '{"kind": "conv", "name": "c", "out_channels": 2, "kernel": [9, 9]}]'))
+    out["misfit"] = (tmp_path / "misfit.npz", "does not fit the padded 8×8 input")
+    return out
+
+
+def test_every_broken_model_file_is_one_line_naming_it(tmp_path, capsys):
+    for name, (path, words) in bad_model_files(tmp_path).items():
+        assert cli.main(["--model", str(path)]) == 2, name
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err, (name, err)
+        assert str(path) in err and words in err, (name, err)
+
+
+def test_a_bad_model_beside_good_ones_is_skipped_unless_strict(tmp_path, monkeypatch, capsys):
+    from convscope.convnet import default_model_path
+    broken = bad_model_files(tmp_path)["truncated"][0]
+    served = {}
+
+    def fake_werkzeug(app, host, port, on_ready):
+        served["models"] = list(app.extensions["convscope"].models)
+        on_ready(8123)
+
+    monkeypatch.setattr(serving, "serve_werkzeug", fake_werkzeug)
+    good = os.environ.get("CONVSCOPE_TEST_MODEL") or str(default_model_path())
+    assert cli.main(["--model", str(broken), "--model", good]) == 0
+    captured = capsys.readouterr()
+    assert served["models"] and "warning: skipped" in captured.err and str(broken) in captured.err
+    assert captured.err.count("\n") == 1
+    assert cli.main(["--strict", "--model", good, "--model", str(broken)]) == 2
+    assert "truncated or damaged" in capsys.readouterr().err
