@@ -64,6 +64,10 @@ def _field_value(text: str):
 
 def read_body(request: Request) -> tuple[dict, bytes | None]:
     """(options dict, uploaded file bytes or None)."""
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        raise ApiError(415, "unsupported_encoding", f"Request bodies compressed with Content-Encoding "
+                       f"{encoding!r} are not accepted; send the body uncompressed.")
     if request.mimetype == "multipart/form-data":
         fields = {k: _field_value(v) for k, v in request.form.items() if k != "params"}
         if "params" in request.form:

@@ -3,6 +3,7 @@ the next good request still works."""
 from __future__ import annotations
 
 import base64
+import gzip
 import io
 import struct
 import zlib
@@ -30,6 +31,12 @@ def bomb_png(width: int, height: int) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def ico_bytes() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGBA", (16, 16)).save(buf, format="ICO")
+    return buf.getvalue()
 
 
 def tiff_bytes() -> bytes:
@@ -68,6 +75,13 @@ CASES = [
     ("json 1e400", raw(b'{"image": [[1e400]]}'), 400, "invalid_json"),
     ("json array body", raw(b"[[0, 1]]"), 400, "wrong_type"),
     ("json string body", raw(b'"image"'), 400, "wrong_type"),
+    ("gzip-encoded body", ("POST", "/api/forward", {"data": gzip.compress(b'{"image": [[0, 1]]}'),
+                                                    "content_type": "application/json",
+                                                    "headers": {"Content-Encoding": "gzip"}}), 415, "unsupported_encoding"),
+    ("br-encoded lab body", ("POST", "/api/convolve", {"data": b"\x8b\x00", "content_type": "application/json",
+                                                       "headers": {"Content-Encoding": "br"}}), 415, "unsupported_encoding"),
+    ("tiff upload", form(file=(io.BytesIO(tiff_bytes()), "x.tif")), 415, "unsupported_format"),
+    ("ico upload", form(file=(io.BytesIO(ico_bytes()), "x.ico")), 415, "unsupported_format"),
     ("form-encoded garbage", raw(b"image=1", content_type="application/x-www-form-urlencoded"), 400, "invalid_json"),
     ("no image", fwd(), 400, "missing_field"),
     ("image null", fwd(image=None), 400, "missing_field"),
@@ -287,3 +301,51 @@ def test_chunked_body_over_the_limit_is_413(live_server):
     assert status == 413
     status, data = post_chunked(live_server, "/api/forward", good + b" " * (limit - len(good)))   # exactly the limit
     assert status == 200
+
+
+# ---- every format Pillow opens that we accept decodes to the same digit -------------------------------
+def digit_in(mode: str, fmt: str, **save) -> bytes:
+    a = np.zeros((28, 28), np.uint8)
+    a[4:24, 12:16] = 255
+    im = Image.fromarray(a.astype(np.uint16) * 257) if mode == "I;16" else Image.fromarray(a).convert(mode)
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, **save)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("mode, fmt, save", [
+    ("L", "GIF", {"save_all": True, "append_images": [Image.new("L", (28, 28), 255)]}),   # animated: frame 1
+    ("I;16", "PNG", {}), ("P", "PNG", {}), ("LA", "PNG", {}), ("RGBA", "PNG", {}), ("1", "PNG", {}),
+    ("CMYK", "JPEG", {}), ("RGB", "JPEG", {"progressive": True}), ("RGB", "WEBP", {"lossless": True}),
+    ("L", "BMP", {}),
+])
+def test_every_accepted_format_reads_the_same_digit(client, mode, fmt, save):
+    reference = client.post("/api/forward", data={"file": (io.BytesIO(digit_in("L", "PNG")), "d.png")}).get_json()
+    r = client.post("/api/forward", data={"file": (io.BytesIO(digit_in(mode, fmt, **save)), "d")})
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["prediction"]["label"] == reference["prediction"]["label"]
+    got, want = np.ravel(body["input"]["data"]), np.ravel(reference["input"]["data"])
+    if fmt == "JPEG":   # lossy: ringing grows the ink's bounding box, so the fit scales it a little less
+        assert np.corrcoef(got, want)[0, 1] > 0.6    # same digit, same place (an inverted one is < 0)
+    else:
+        np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+@pytest.mark.parametrize("path", ["/static/../server/api.py", "/static/%2e%2e/server/api.py",
+                                  "/static/..%2fserver%2fapi.py", "/static/js/../../models/lenet.npz",
+                                  "/vendor/../api/health", "/static/js/%00.js"])
+def test_path_tricks_on_static_routes_reach_nothing_outside(client, path):
+    r = client.get(path)
+    assert r.status_code in (404, 400) and b"def " not in r.data and b"PK" not in r.data[:2]
+
+
+def test_unknown_keys_and_query_parameters_are_ignored_on_every_route(client):
+    """The contract (docs/CONTRACTS.md): unknown JSON keys and query parameters are ignored, alike
+    on every route; a known key with a wrong value is always an error."""
+    fwd = client.post("/api/forward?colour=red", json={**GOOD, "colour": "red"})
+    assert fwd.status_code == 200
+    lab = client.post("/api/convolve?x=1", json={**LAB, "kernel": [[1]], "colour": "red"})
+    assert lab.status_code == 200
+    assert client.get("/api/model?colour=red").status_code == 200
+    assert client.get("/api/samples?colour=red").status_code == 200
