@@ -349,3 +349,43 @@ def test_unknown_keys_and_query_parameters_are_ignored_on_every_route(client):
     assert lab.status_code == 200
     assert client.get("/api/model?colour=red").status_code == 200
     assert client.get("/api/samples?colour=red").status_code == 200
+
+
+# ---- every option of every POST route, given a value of the wrong type or range ------------------------
+WRONG_VALUES = {"float": 3.5, "negative": -1, "huge": 10**9, "word": "x", "empty string": "", "empty list": [],
+                "object": {}, "three numbers": [1, 2, 3], "nested list": [[1]], "true": True, "false": False,
+                "NaN as a string": "NaN", "null": None}
+OPTIONS = {"/api/forward": (GOOD, ["preprocess", "steps", "encoding", "model"]),
+           "/api/convolve": ({**LAB, "kernel": [[1]]}, ["kernel", "stride", "padding", "dilation", "mode", "bias",
+                                                         "activation", "pool", "echo_input", "pool.kind",
+                                                         "pool.size", "pool.stride"])}
+# The values among WRONG_VALUES that the contract (docs/CONTRACTS.md) makes valid for an option:
+# null means "the default" for the optional ones; flags take booleans; a bias is any finite number;
+# a kernel is any square matrix; {} is a pool with its defaults (2×2 max).
+VALID = {("/api/forward", "steps"): {"true", "false"}, ("/api/forward", "model"): {"null"},
+         ("/api/convolve", "kernel"): {"nested list"}, ("/api/convolve", "bias"): {"float", "negative"},
+         ("/api/convolve", "activation"): {"null"}, ("/api/convolve", "pool"): {"object", "null"},
+         ("/api/convolve", "echo_input"): {"true", "false"}, ("/api/convolve", "pool.stride"): {"null"}}
+WRONG_CASES = [(route, option, name) for route, (_, options) in OPTIONS.items() for option in options
+               for name in WRONG_VALUES if name not in VALID.get((route, option), ())]
+
+
+@pytest.mark.parametrize("route, option, value_name", WRONG_CASES)
+def test_a_wrong_value_for_any_option_is_a_4xx_naming_it(client, route, option, value_name):
+    base, _ = OPTIONS[route]
+    body, value = dict(base), WRONG_VALUES[value_name]
+    if option.startswith("pool."):
+        body["pool"] = {"kind": "max", "size": 2, option.split(".")[1]: value}
+    else:
+        body[option] = value
+    r = client.post(route, json=body)
+    assert 400 <= r.status_code < 500, (option, value, r.get_json())
+    error = r.get_json()["error"]
+    name = option.split(".")[-1]
+    assert name in error["message"] or name.replace("_", " ") in error["message"], error
+    assert "Traceback" not in error["message"]
+    assert client.post(route, json=base).status_code == 200
+
+
+def test_the_bad_input_table_has_at_least_250_cases():
+    assert len(CASES) + len(WRONG_CASES) >= 250
