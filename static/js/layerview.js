@@ -4,7 +4,7 @@
  * click to pin, and keyboard stepping (arrows; PageUp/PageDown change channel; Enter pins; Esc unpins).
  *
  * createLayerView(container, {model, onHover(unit|null, anchor), onPin(unit|null), onToggle(name)}) →
- *   {update({tensors, scope, globalRange, palette}), setHidden(names), setZoom(factor), highlight(scene),
+ *   {update({tensors, scope, globalRange, palette, empty}), setHidden(names), setZoom(factor), highlight(scene),
  *    unitRect(unit), sections() → [{name, section, canvases}] in layer order}
  * scene (in units): {target, sources: [{unit, strength?}], windows: [{layer, c, top, left, h, w}],
  *   winner: unit|null, rf: {top, left, height, width}|null}
@@ -26,6 +26,17 @@ export function createLayerView(
   const byName = new Map(entries.map((e) => [e.desc.name, e]));
   for (const e of entries) inner.append(e.section);
   const links = createLinks(inner);
+  // nothing drawn: the maps hold only the biases, painted flat, and this note says why
+  const emptyNote = el(
+    "p",
+    "layers-empty",
+    "Nothing drawn yet: the maps below hold only their biases, so they are drawn blank. " +
+      "Draw a digit on the pad, or pick an MNIST digit, to see the network respond.",
+  );
+  emptyNote.id = "layers-empty";
+  emptyNote.setAttribute("role", "status");
+  emptyNote.hidden = true;
+  container.prepend(emptyNote);
   const tooltip = el("div", "unit-tooltip");
   tooltip.setAttribute("role", "status");
   tooltip.hidden = true;
@@ -164,15 +175,26 @@ export function createLayerView(
   }
 
   return {
-    update({ tensors, scope, globalRange, palette = "classic" }) {
+    update({ tensors, scope, globalRange, palette = "classic", empty = false }) {
+      const opts = { flat: empty };
+      container.dataset.empty = String(empty);
+      emptyNote.hidden = !empty;
       for (const e of entries) {
         const t = tensors[e.li];
         if (e.lay.type === "maps")
-          e.canvases.forEach((cv, c) => paintMap(cv, t, c, scope, globalRange, palette));
-        else if (e.lay.type === "vector") paintVector(e.canvases[0], t, e.lay, scope, globalRange, palette);
+          e.canvases.forEach((cv, c) => paintMap(cv, t, c, scope, globalRange, palette, opts));
+        else if (e.lay.type === "vector")
+          paintVector(e.canvases[0], t, e.lay, scope, globalRange, palette, opts);
         if (e.legend)
           e.legend.update({
-            ...colourDomain(t, scope === "map" && t.H * t.W === 1 ? "layer" : scope, globalRange, 0, palette),
+            ...colourDomain(
+              t,
+              scope === "map" && t.H * t.W === 1 ? "layer" : scope,
+              globalRange,
+              0,
+              palette,
+              opts,
+            ),
             min: t.min,
             max: t.max,
             scope: t.H * t.W > 1 ? scope : "layer",

@@ -33,6 +33,7 @@ export function createPainter({ state, data, views, palette }) {
       scope: state.get().colorScope,
       globalRange: globalRange(t),
       palette: palette(),
+      empty: Boolean(data.get().response && data.get().response.empty),
     });
   }
 

@@ -3,7 +3,7 @@
  * Canvases are drawn at their native resolution (one canvas pixel per unit) and scaled by CSS
  * with `image-rendering: pixelated`, so units stay crisp squares and painting stays cheap.
  */
-import { domain, paintRGBA, scaleFor } from "./core/colors.js";
+import { SCALES, domain, paintRGBA, scaleFor } from "./core/colors.js";
 
 /** How a layer is drawn: maps (C tiles of H×W), vector (a column of nodes) or the softmax chart. */
 export function layoutFor(desc, prevDesc) {
@@ -37,8 +37,15 @@ export function layoutFor(desc, prevDesc) {
 export const vectorCell = (lay, i) => ({ col: Math.floor(i / lay.rows), row: i % lay.rows });
 export const vectorIndex = (lay, col, row) => col * lay.rows + row;
 
-/** The colour domain for channel c of tensor t under a range scope ("map" | "layer" | "global"). */
-export function colourDomain(t, scope, globalRange, c = 0, palette = "classic") {
+/**
+ * The colour domain for channel c of tensor t under a range scope ("map" | "layer" | "global").
+ * Under "global" every layer shares the network's largest magnitude, but a layer on a sequential
+ * scale (nothing below zero: a ReLU, a pool or flatten of one) still starts at 0, so zero stays
+ * the scale's first colour instead of landing mid-scale on the global minimum.
+ * flat: the input is blank (nothing drawn): the domain spans at least ±1 (the legend) and the maps
+ * are painted as zeros, so bias-only values are never stretched to full colour.
+ */
+export function colourDomain(t, scope, globalRange, c = 0, palette = "classic", { flat = false } = {}) {
   const scale = scaleFor(t.op, t.min, palette);
   if (t.op === "input") return { scale, lo: 0, hi: Math.max(1, t.max) };
   let min = t.min,
@@ -48,12 +55,19 @@ export function colourDomain(t, scope, globalRange, c = 0, palette = "classic") 
     max = t.chMax[c];
   }
   if (scope === "global" && t.op !== "softmax") {
-    min = globalRange.min;
+    min = SCALES[scale].type === "sequential" ? 0 : globalRange.min;
     max = globalRange.max;
+  }
+  if (flat) {
+    min = Math.min(min, 0);
+    max = Math.max(max, 1);
   }
   const [lo, hi] = domain(scale, min, max);
   return { scale, lo, hi };
 }
+
+/** The values painted: a blank input's maps (biases only) are drawn as zeros, i.e. blank paper. */
+const shown = (t, opts) => (opts && opts.flat ? new Float32Array(t.data.length) : t.data);
 
 const imageCache = new WeakMap();
 function imageFor(ctx, w, h) {
@@ -65,19 +79,19 @@ function imageFor(ctx, w, h) {
   return img;
 }
 
-export function paintMap(canvas, t, c, scope, globalRange, palette) {
+export function paintMap(canvas, t, c, scope, globalRange, palette, opts) {
   const ctx = canvas.getContext("2d");
-  const { scale, lo, hi } = colourDomain(t, scope, globalRange, c, palette);
+  const { scale, lo, hi } = colourDomain(t, scope, globalRange, c, palette, opts);
   const img = imageFor(ctx, t.W, t.H);
-  paintRGBA(img.data, t.data, lo, hi, scale, c * t.H * t.W, t.H * t.W);
+  paintRGBA(img.data, shown(t, opts), lo, hi, scale, c * t.H * t.W, t.H * t.W);
   ctx.putImageData(img, 0, 0);
 }
 
-export function paintVector(canvas, t, lay, scope, globalRange, palette) {
+export function paintVector(canvas, t, lay, scope, globalRange, palette, opts) {
   const ctx = canvas.getContext("2d");
-  const { scale, lo, hi } = colourDomain(t, scope, globalRange, 0, palette);
+  const { scale, lo, hi } = colourDomain(t, scope, globalRange, 0, palette, opts);
   const img = imageFor(ctx, lay.cols, lay.rows);
-  const rgba = paintRGBA(new Uint8ClampedArray(t.data.length * 4), t.data, lo, hi, scale);
+  const rgba = paintRGBA(new Uint8ClampedArray(t.data.length * 4), shown(t, opts), lo, hi, scale);
   img.data.fill(255);
   for (let i = 0; i < t.data.length; i++) {
     const { col, row } = vectorCell(lay, i);
