@@ -19,7 +19,7 @@ export function bindControls({ state, drawpad, shift, upload }) {
     const file = e.target.files && e.target.files[0];
     if (!file) return;
     const reader = new FileReader();
-    reader.onload = () => upload(String(reader.result));
+    reader.onload = () => upload(String(reader.result), file.name);
     reader.readAsDataURL(file);
     e.target.value = "";
   });

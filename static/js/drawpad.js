@@ -3,7 +3,7 @@
  * eraser, undo, clear.  White ink on black, like MNIST.
  *
  * createDrawpad(container, {size, onStroke(event), brush, tool}) →
- *   {update({tool, brush}), clear(), undo(), snapshot(n) → rows [n][n] grayscale in [0,1],
+ *   {update({tool, brush}), clear(), wipe(), undo(), snapshot(n) → rows [n][n] grayscale in [0,1],
  *    toDataURL(), isBlank(), load(rows), element}
  * onStroke(kind, timeStamp) fires on every repaint of the ink ("move", "end", "clear", "undo").
  */
@@ -94,6 +94,13 @@ export function createDrawpad(container, { size = 280, onStroke = () => {}, brus
       fillBlack();
       blank = true;
       onStroke("clear", performance.now());
+    },
+    /** Blank the pad without an onStroke (another input replaced the drawing); undoable. */
+    wipe() {
+      if (blank) return;
+      undoStack.push({ image: ctx.getImageData(0, 0, size, size), blank });
+      fillBlack();
+      blank = true;
     },
     undo() {
       const prev = undoStack.pop();

@@ -3,8 +3,10 @@
  * a one-pixel shift — each turned into a body maker for the forward channel (forward.js).
  *
  * createInputs({state, data, forward, drawpad, options, onError}) →
- *   {draw(t), pickSample(id), upload(dataUrl), shift(dy, dx), fromLink({digit} | {code}, shift),
- *    firstSample() → bool, blank(), afterResponse(job)}
+ *   {draw(t), pickSample(id), upload(dataUrl, name), shift(dy, dx), fromLink({digit} | {code}, shift),
+ *    firstSample() → bool, blank(), afterResponse(job), caption() → "input: …"}
+ * A digit or an upload replaces the drawing: the pad is wiped (undoable), so the next stroke starts
+ * a fresh drawing instead of sending the old one again.
  */
 import { getSample } from "./core/api.js";
 import { shiftedRows } from "./core/tensor.js";
@@ -15,6 +17,8 @@ const fresh = (source, extra = {}) => ({ source, sampleId: null, shift: [0, 0], 
 
 export function createInputs({ state, data, forward, drawpad, options, onError }) {
   let pendingShift = null; // a shift from a link, applied once its input is drawn
+  let picked = null; // the last sample picked: {index, label}
+  let uploadName = "";
   const steps = () => state.get().showSteps;
   const submit = (body, t, shifted = false) => forward.submit(() => ({ body: body(), shifted }), t);
 
@@ -27,11 +31,15 @@ export function createInputs({ state, data, forward, drawpad, options, onError }
   async function pickSample(id) {
     const listed = data.get().samples.samples.find((x) => x.id === id);
     const s = listed || (await getSample(id));
+    picked = { id, index: s.index, label: s.label };
+    drawpad.wipe();
     state.set({ input: fresh("sample", { sampleId: id }) });
     submit(() => ({ image: s.image.data, preprocess: "none", steps: steps() }));
   }
 
-  function upload(dataUrl) {
+  function upload(dataUrl, name = "") {
+    uploadName = name;
+    drawpad.wipe();
     state.set({ input: fresh("upload") });
     submit(() => ({ image: dataUrl, steps: steps() }));
   }
@@ -76,7 +84,24 @@ export function createInputs({ state, data, forward, drawpad, options, onError }
     shift(dy, dx);
   }
 
+  /** Where the current input came from, in words (the caption over "what the network sees"). */
+  function caption() {
+    const { source, sampleId, shift: sh } = state.get().input;
+    const shifted = sh[0] || sh[1] ? `, shifted ${sh[0]}, ${sh[1]}` : "";
+    if (source === "sample") {
+      const known = picked && picked.id === sampleId;
+      const what = known
+        ? `MNIST test digit #${picked.index} (label ${picked.label})`
+        : "an MNIST test digit";
+      return `input: ${what}${shifted}`;
+    }
+    if (source === "upload") return `input: upload ${uploadName || "(an image)"}${shifted}`;
+    if (source === "drawing") return `input: your drawing${shifted}`;
+    return "input: nothing yet (draw a digit, or pick one)";
+  }
+
   return {
+    caption,
     draw,
     pickSample,
     upload,

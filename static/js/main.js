@@ -99,7 +99,10 @@ function follow(page) {
     }
     if (has("showSteps")) forward.resubmit();
     if (has("tool", "brush")) drawpad.update({ tool: s.tool, brush: s.brush });
-    if (has("input")) views.gallery.select(s.input.source === "sample" ? s.input.sampleId : null);
+    if (has("input")) {
+      views.gallery.select(s.input.source === "sample" ? s.input.sampleId : null);
+      byId("input-source").textContent = page.inputs.caption();
+    }
   });
 }
 

@@ -61,3 +61,58 @@ def test_empty_pad_shows_an_empty_state_not_stretched_biases(page, live_server):
     page.locator("#clear").click()
     page.wait_for_function("() => window.__convscope.lastForward.empty && !window.__convscope.busy()")
     page.wait_for_function("() => !document.getElementById('layers-empty').hidden")
+
+
+# ---- 3. a gallery digit or an upload replaces the drawing, and the page says where the input came from
+def pad_is_blank(page):
+    return page.evaluate("""() => { const cv = document.querySelector('.drawpad-canvas');
+        const d = cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data;
+        for (let i = 0; i < d.length; i += 4) if (d[i] > 0) return false; return true; }""")
+
+
+def test_gallery_pick_clears_the_pad_and_says_the_source(page, live_server):
+    open_page(page, live_server)
+    caption = page.locator("#input-source")
+    assert caption.is_visible() and "nothing" in caption.inner_text()
+    draw(page, STROKES[7])
+    assert caption.inner_text() == "input: your drawing"
+    assert not pad_is_blank(page)
+    target = api(live_server, "/api/samples")["samples"][3]
+    load_sample(page, target["id"])
+    assert pad_is_blank(page), "the old drawing is still on the pad after picking a digit"
+    assert caption.inner_text() == f"input: MNIST test digit #{target['index']} (label {target['label']})"
+    # a new stroke starts a fresh drawing: only the stroke, not the old 7 plus the stroke
+    draw(page, STROKES[1])
+    assert caption.inner_text() == "input: your drawing"
+    assert page.evaluate("() => window.__convscope.state.get().input.source") == "drawing"
+    forward = last_forward(page)
+    only_one = api(live_server, "/api/forward", {"image": page.evaluate(
+        "() => window.__convscope.drawpad.snapshot(56)")})
+    assert forward["input"] == only_one["input"]
+    inp = forward["input"]["data"][0]
+    # a lone vertical stroke: the 1 is narrow (the old 7's bar would make it wide)
+    cols = [x for x in range(32) if any(inp[y][x] > 0.5 for y in range(32))]
+    assert len(cols) <= 8, f"the new drawing is {len(cols)} px wide: the old drawing came back"
+    assert forward["prediction"]["label"] == 1
+    # Undo brings the drawing before the stroke back (the pad after the pick: blank)
+    n = rendered(page)
+    page.locator("#undo").click()
+    settle(page, n)
+    assert pad_is_blank(page)
+
+
+def test_upload_clears_the_pad_and_names_the_file(page, live_server, tmp_path):
+    import base64
+    open_page(page, live_server)
+    draw(page, STROKES[7])
+    png = page.evaluate("() => { const c = document.createElement('canvas'); c.width = c.height = 28;"
+                        " const x = c.getContext('2d'); x.fillStyle = '#fff'; x.fillRect(0, 0, 28, 28);"
+                        " x.fillStyle = '#000'; x.fillRect(12, 4, 4, 20); return c.toDataURL('image/png'); }")
+    path = tmp_path / "one.png"
+    path.write_bytes(base64.b64decode(png.split(",", 1)[1]))
+    n = rendered(page)
+    page.set_input_files("#upload", str(path))
+    settle(page, n)
+    assert page.locator("#input-source").inner_text() == "input: upload one.png"
+    assert pad_is_blank(page)
+    assert page.evaluate("() => window.__convscope.state.get().input.source") == "upload"
