@@ -23,7 +23,7 @@ import types
 import numpy as np
 from numba import njit, prange
 
-from .conv_sweep import _output_shape, _pad, _sweep_pair
+from .conv_sweep import _output_shape, _pad, _pad_pair_taps, _sweep_pair
 
 
 def _compile_twice(fn):
@@ -68,46 +68,37 @@ def _forward_rows_impl(xp, w, b, stride, dilation, mask, y):
 _forward_rows, _forward_rows_parallel = _compile_twice(_forward_rows_impl)
 
 
-@njit(cache=True)
-def _pair_taps(w, mask, co0, co1, hp, wp, dilation, offs, wa, wb):
-    """Tap table of output channels (co0, co1) for _sweep_pair over the flat padded xp
-    (C_in, Hp, Wp); returns its length t. Tap (ci, ky, kx), for every input channel connected to
-    either: offs = ci*Hp*Wp + ky*dh*Wp + kx*dw, wa = w[co0, ci, ky, kx] * mask[co0, ci], wb
-    likewise for co1 (so a channel connected to only one of them enters the other with weight 0)."""
-    c_in, kh, kw = w.shape[1], w.shape[2], w.shape[3]
-    t = 0
-    for ci in range(c_in):
-        if mask[co0, ci] == 0.0 and mask[co1, ci] == 0.0:
-            continue
-        for ky in range(kh):
-            for kx in range(kw):
-                offs[t] = ci * hp * wp + ky * dilation[0] * wp + kx * dilation[1]
-                wa[t] = w[co0, ci, ky, kx] * mask[co0, ci]
-                wb[t] = w[co1, ci, ky, kx] * mask[co1, ci]
-                t += 1
-    return t
-
-
 @njit(cache=True, fastmath=True)
 def _forward_flat(xp, w, b, dilation, mask, y):
     """Stride-1 forward: y (C_out, Ho, Wo) from the padded xp (C_in, Hp, Wp), each output plane
     as one run a[q], q < (Ho-1)*Wp + Wo, y[co, oy, ox] = a[oy*Wp + ox], with
         a[q] = b[co] + sum_taps w[co, ci, ky, kx] * xp.flat[ci*Hp*Wp + ky*dh*Wp + kx*dw + q].
-    Two output channels per sweep (an odd C_out ends with the pair (co, co))."""
+    Two output channels per sweep (an odd C_out ends with the pair (co, co)); the tap table
+    holds every (ci, ky, kx) of an input channel connected to either, with weight 0 for the one
+    it is not connected to."""
     c_out, c_in, kh, kw = w.shape
     ho, wo = y.shape[1], y.shape[2]
     hp, wp = xp.shape[1], xp.shape[2]
     n = (ho - 1) * wp + wo
     xf = xp.reshape(c_in * hp * wp)
-    offs = np.zeros(c_in * kh * kw, np.int64)
+    offs = np.zeros(c_in * kh * kw + 3, np.int64)  # tap -> flat input offset; +3 for the padding
     wa, wb = np.zeros(offs.size, np.float32), np.zeros(offs.size, np.float32)
     a0, a1 = np.empty(n, np.float32), np.empty(n, np.float32)
     for co0 in range(0, c_out, 2):
         co1 = min(co0 + 1, c_out - 1)
-        t = _pair_taps(w, mask, co0, co1, hp, wp, dilation, offs, wa, wb)
+        t = 0
+        for ci in range(c_in):
+            if mask[co0, ci] == 0.0 and mask[co1, ci] == 0.0:
+                continue
+            for ky in range(kh):
+                for kx in range(kw):
+                    offs[t] = ci * hp * wp + ky * dilation[0] * wp + kx * dilation[1]
+                    wa[t] = w[co0, ci, ky, kx] * mask[co0, ci]
+                    wb[t] = w[co1, ci, ky, kx] * mask[co1, ci]
+                    t += 1
         a0[:] = b[co0]
         a1[:] = b[co1]
-        _sweep_pair(xf, offs, wa, wb, t, a0, a1)
+        _sweep_pair(xf, offs, wa, wb, _pad_pair_taps(offs, wa, wb, t), a0, a1)
         for oy in range(ho):  # element loops: a Numba slice assignment costs ~40 ns a call
             for ox in range(wo):
                 y[co1, oy, ox] = a1[oy * wp + ox]

@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit, prange
 
 from .chunks import chunk_accumulators, chunk_images, chunk_sums
-from .conv_sweep import _dw_quad, _pad, _sweep_pair
+from .conv_sweep import _dw_quad, _pad, _pad_pair_taps, _sweep_pair
 
 
 @njit(cache=True)
@@ -39,75 +39,58 @@ def _padded_dy(dy, wp, p0, span):
 
 
 @njit(cache=True)
-def _dw_taps(mask, cos, kernel, m, wp, dilation, offs, tci, tk):
-    """Tap table of the output channels cos (4,) for _dw_quad; returns its length t. Tap
-    (ci, ky, kx), for every input channel connected to any of them: offs = ci*m + ky*dh*Wp + kx*dw
-    (m = Hp*Wp), tci = ci, tk = ky*KW + kx."""
-    c_in, kh, kw = kernel
-    t = 0
-    for ci in range(c_in):
-        if (mask[cos[0], ci] == 0.0 and mask[cos[1], ci] == 0.0 and mask[cos[2], ci] == 0.0
-                and mask[cos[3], ci] == 0.0):
-            continue
-        for ky in range(kh):
-            for kx in range(kw):
-                offs[t] = ci * m + ky * dilation[0] * wp + kx * dilation[1]
-                tci[t], tk[t] = ci, ky * kw + kx
-                t += 1
-    return t
-
-
-@njit(cache=True)
 def _backward_flat_dw(xf, gp, p0, n, mask, kernel, m, wp, dilation, dwf):
-    """dwf (C_out, C_in, KH*KW) += sum_q gp[co, p0 + q] * xf[offs(ci, ky, kx) + q], q < n,
-    four output channels at a time (a short last group repeats its last channel)."""
+    """dwf (C_out, C_in, KH*KW) += sum_{q<n} gp[co, p0 + q] * xf[ci*m + ky*dh*Wp + kx*dw + q]
+    (m = Hp*Wp), four output channels cos at a time (a short last group repeats its last channel);
+    the tap table (offs, tci = ci, tk = ky*KW + kx) holds every tap of an input channel connected
+    to any of them."""
     c_out = gp.shape[0]
-    size = kernel[0] * kernel[1] * kernel[2]
-    offs, tci, tk = np.zeros(size, np.int64), np.zeros(size, np.int64), np.zeros(size, np.int64)
+    c_in, kh, kw = kernel
+    offs = np.zeros(c_in * kh * kw, np.int64)
+    tci, tk = np.zeros(offs.size, np.int64), np.zeros(offs.size, np.int64)
     cos = np.empty(4, np.int64)
     for co0 in range(0, c_out, 4):
         for u in range(4):
             cos[u] = min(co0 + u, c_out - 1)
-        t = _dw_taps(mask, cos, kernel, m, wp, dilation, offs, tci, tk)
+        t = 0
+        for ci in range(c_in):
+            if (mask[cos[0], ci] == 0.0 and mask[cos[1], ci] == 0.0 and mask[cos[2], ci] == 0.0
+                    and mask[cos[3], ci] == 0.0):
+                continue
+            for ky in range(kh):
+                for kx in range(kw):
+                    offs[t] = ci * m + ky * dilation[0] * wp + kx * dilation[1]
+                    tci[t], tk[t] = ci, ky * kw + kx
+                    t += 1
         _dw_quad(xf, gp, p0, n, cos, offs, tci, tk, t, mask, dwf)
-
-
-@njit(cache=True)
-def _dx_pair_taps(w, mask, ci0, ci1, span, p0, wp, dilation, offs, wa, wb):
-    """Tap table of input channels (ci0, ci1) for _sweep_pair over the flat gp (C_out, span);
-    returns its length t. Tap (co, ky, kx), for every output channel connected to either:
-    offs = co*span + p0 - ky*dh*Wp - kx*dw (the flipped kernel), wa = w[co, ci0, ky, kx] *
-    mask[co, ci0], wb likewise for ci1."""
-    c_out, kh, kw = w.shape[0], w.shape[2], w.shape[3]
-    t = 0
-    for co in range(c_out):
-        if mask[co, ci0] == 0.0 and mask[co, ci1] == 0.0:
-            continue
-        for ky in range(kh):
-            for kx in range(kw):
-                offs[t] = co * span + p0 - ky * dilation[0] * wp - kx * dilation[1]
-                wa[t] = w[co, ci0, ky, kx] * mask[co, ci0]
-                wb[t] = w[co, ci1, ky, kx] * mask[co, ci1]
-                t += 1
-    return t
 
 
 @njit(cache=True)
 def _backward_flat_dx(gp, w, mask, p0, wp, dilation, dxf):
     """Every element of dxf (C_in, Hp*Wp): dxf[ci, p] = sum_{co, ky, kx} w[co, ci, ky, kx] *
-    gp[co, p0 + p - ky*dh*Wp - kx*dw], two input channels per sweep."""
+    mask[co, ci] * gp[co, p0 + p - ky*dh*Wp - kx*dw] (the flipped kernel), two input channels
+    per sweep; the tap table holds every (co, ky, kx) of an output channel connected to either."""
     c_out, c_in, kh, kw = w.shape
     span, m = gp.shape[1], dxf.shape[1]
     gf = gp.reshape(c_out * span)
-    offs = np.zeros(c_out * kh * kw, np.int64)
+    offs = np.zeros(c_out * kh * kw + 3, np.int64)  # +3 for the padding
     wa, wb = np.zeros(offs.size, np.float32), np.zeros(offs.size, np.float32)
     a0, a1 = np.empty(m, np.float32), np.empty(m, np.float32)
     for ci0 in range(0, c_in, 2):
         ci1 = min(ci0 + 1, c_in - 1)
-        t = _dx_pair_taps(w, mask, ci0, ci1, span, p0, wp, dilation, offs, wa, wb)
+        t = 0
+        for co in range(c_out):
+            if mask[co, ci0] == 0.0 and mask[co, ci1] == 0.0:
+                continue
+            for ky in range(kh):
+                for kx in range(kw):
+                    offs[t] = co * span + p0 - ky * dilation[0] * wp - kx * dilation[1]
+                    wa[t] = w[co, ci0, ky, kx] * mask[co, ci0]
+                    wb[t] = w[co, ci1, ky, kx] * mask[co, ci1]
+                    t += 1
         a0[:] = 0.0
         a1[:] = 0.0
-        _sweep_pair(gf, offs, wa, wb, t, a0, a1)
+        _sweep_pair(gf, offs, wa, wb, _pad_pair_taps(offs, wa, wb, t), a0, a1)
         dxf[ci1] = a1
         dxf[ci0] = a0
 

@@ -3,9 +3,10 @@
 (kernels/chunks.py), and the stride-1 conv at tap counts and output widths that are not
 multiples of 4, against kernels/conv_ref.py.
 
-The sweeps take four taps per pass; their tap tables here are longer than t and poisoned past t
-(NaN weights, a wrong channel), so a sweep that read past t -- rounding t up to a multiple of 4 --
-would fail.
+The sweeps take four taps per pass. _sweep_pair counts its taps in groups of four (the conv
+kernels pad their tables with _pad_pair_taps, which returns the count); _dw_quad takes any tap
+count t. Tap tables here are poisoned past what may be read (NaN weights, a wrong channel), so a
+sweep that read further -- a short last group swept as a whole one without padding -- would fail.
 """
 import itertools
 
@@ -17,7 +18,7 @@ from hypothesis import given, settings, strategies as st
 from convscope.kernels import conv2d, conv2d_backward, conv2d_backward_batch
 from convscope.kernels.chunks import chunk_accumulators, chunk_images, chunk_sums, max_chunks
 from convscope.kernels.conv_ref import conv2d_backward_ref, conv2d_ref
-from convscope.kernels.conv_sweep import _dw_quad, _sweep_pair
+from convscope.kernels.conv_sweep import _dw_quad, _pad_pair_taps, _sweep_pair
 from convscope.kernels.conv_sweep_ref import dw_quad_ref, sweep_pair_ref
 
 F32 = np.float32
@@ -32,18 +33,23 @@ def _taps(rng, t, size, run):
 @SETTINGS
 @given(seed=st.integers(0, 2**32 - 1), t=st.integers(0, 13), m=st.integers(1, 40),
        extra=st.integers(0, 30))
-def test_sweep_pair_any_tap_count(seed, t, m, extra):
+def test_sweep_pair_on_a_padded_table_matches_twin(seed, t, m, extra):
+    """What the conv kernels do: t real taps, padded by _pad_pair_taps to whole groups of four.
+    The table past t is poison (NaN weights) until padded; past the padding it stays poison."""
     rng = np.random.default_rng(seed)
     src = rng.standard_normal(m + extra).astype(F32)
-    offs = _taps(rng, t, src.size, m)
-    wa = rng.standard_normal(t + 4).astype(F32)
-    wb = rng.standard_normal(t + 4).astype(F32)
-    wa[t:] = wb[t:] = np.nan  # poison: must not be read
+    offs = _taps(rng, t + 3, src.size, m)
+    wa = rng.standard_normal(offs.size).astype(F32)
+    wb = rng.standard_normal(offs.size).astype(F32)
+    wa[t:] = wb[t:] = np.nan
     a0, a1 = rng.standard_normal(m).astype(F32), rng.standard_normal(m).astype(F32)
     want0, want1 = sweep_pair_ref(src, offs, wa, wb, t, m)
     want0, want1 = want0 + a0, want1 + a1
     bound = sweep_pair_ref(abs(src), offs, abs(wa[:t]), abs(wb[:t]), t, m)
-    _sweep_pair(src, offs, wa, wb, t, a0, a1)
+    groups = _pad_pair_taps(offs, wa, wb, t)
+    assert t <= 4 * groups < t + 4
+    assert not np.isnan(wa[:4 * groups]).any() and np.isnan(wa[4 * groups:]).all()
+    _sweep_pair(src, offs, wa, wb, groups, a0, a1)
     for got, want, bd in ((a0, want0, bound[0]), (a1, want1, bound[1])):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * (bd.max(initial=0) + 1))
 
