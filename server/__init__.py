@@ -25,6 +25,9 @@ def create_app(test_config: dict | None = None, overrides: dict | None = None) -
         WARM_LAB=True,                  # every kernel-lab path at start-up (after the fork if not fork-safe)
         WARM_PROGRESS=None,             # callable(text) reporting the warm-up on one line (the CLI prints)
         JSON_SORT_KEYS=False,
+        CLASS_CODE=None,                # a code students enter once (server/lan.py); None: no code
+        RATE_LIMITS=None,               # {endpoint: (per second, burst)} per client; the CLI sets them in LAN mode
+        SESSION_COOKIE_SAMESITE="Lax",
     )
     if test_config is None:
         app.config.from_prefixed_env("CONVSCOPE")
@@ -32,9 +35,10 @@ def create_app(test_config: dict | None = None, overrides: dict | None = None) -
         app.config.from_mapping(test_config)
     app.config.from_mapping(overrides or {})
 
-    from . import api, decode, errors, registry, security
+    from . import api, decode, errors, lan, registry, security
     errors.init_app(app)
     decode.init_app(app)
+    lan.init_app(app)
     security.init_app(app)
     registry.init_app(app)
     app.register_blueprint(api.bp)

@@ -33,6 +33,10 @@ def serve_options(f):
         click.option("--model", multiple=True, metavar="PATH",
                      help="weights file (.npz); repeat to serve several, the first is the default  "
                           "[default: the shipped models/lenet.npz]"),
+        click.option("--class-code", metavar="CODE",
+                     help="students must enter this code once (`auto`: generate one and print it)"),
+        click.option("--no-rate-limits", is_flag=True,
+                     help="beyond loopback, do not rate-limit each client's expensive requests"),
         click.option("--strict", is_flag=True,
                      help="refuse to start if any --model cannot be read (default: skip it with a warning "
                           "while at least one can)"),
@@ -80,7 +84,7 @@ def serve_command(**options):
     return serve(**options)
 
 
-def serve(host, port, workers, threads, model, strict=False) -> int:
+def serve(host, port, workers, threads, model, strict=False, class_code=None, no_rate_limits=False) -> int:
     if workers < 0 or threads < 1 or not 0 <= port <= 65535:
         return fail("--workers must be ≥ 0, --threads ≥ 1 and --port 0–65535")
     from convscope import kernels  # noqa: F401  (sets NUMBA_CACHE_DIR before numba is imported)
@@ -93,6 +97,7 @@ def serve(host, port, workers, threads, model, strict=False) -> int:
     if model:
         overrides["MODEL_PATHS"] = [os.path.abspath(p) for p in model]
     overrides["MODEL_STRICT"] = strict
+    overrides.update(lan_settings(host, class_code, no_rate_limits))
     try:
         app = create_app(None, overrides)
     except ModelLoadError as exc:
@@ -106,6 +111,13 @@ def serve(host, port, workers, threads, model, strict=False) -> int:
         print(f"ConvScope serving {app.extensions['convscope'].default} at http://{shown}:{port}/  ({how})", flush=True)
         if host in ("0.0.0.0", "::"):
             print("  listening on every interface: students use this machine's LAN address", flush=True)
+        code = app.config.get("CLASS_CODE")
+        if code:
+            print(f"  class code: {code}   students open http://<this machine's address>:{port}/join?code={code}",
+                  flush=True)
+        if app.config.get("RATE_LIMITS"):
+            print("  LAN mode: each computer's expensive requests are rate-limited (--no-rate-limits to lift)",
+                  flush=True)
 
     try:
         if workers:
@@ -136,6 +148,24 @@ def train_command(args):
 def evaluate_command(args):
     """Test accuracy and confusion matrix of a weights file (convscope evaluate --help)."""
     return pass_through("evaluate", args)
+
+
+def is_loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def lan_settings(host: str, class_code: str | None, no_rate_limits: bool) -> dict:
+    """The locked-down profile for serving beyond this machine (server/lan.py)."""
+    from .lan import LAN_RATE_LIMITS
+    settings = {}
+    if class_code == "auto":
+        import secrets
+        class_code = "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(6))
+    if class_code:
+        settings["CLASS_CODE"] = class_code
+    if not is_loopback(host) and not no_rate_limits:
+        settings["RATE_LIMITS"] = LAN_RATE_LIMITS
+    return settings
 
 
 def fail(message: str) -> int:

@@ -19,9 +19,9 @@ HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
 class ApiError(Exception):
     """A client mistake: HTTP ``status``, a stable snake_case ``code`` and a sentence for people."""
 
-    def __init__(self, status: int, code: str, message: str):
+    def __init__(self, status: int, code: str, message: str, headers: dict | None = None):
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.status, self.code, self.message, self.headers = status, code, message, headers
 
 
 def error_response(status: int, code: str, message: str, headers=None) -> Response:
@@ -30,7 +30,7 @@ def error_response(status: int, code: str, message: str, headers=None) -> Respon
 
 
 def _api_error(exc: ApiError) -> Response:
-    return error_response(exc.status, exc.code, exc.message)
+    return error_response(exc.status, exc.code, exc.message, exc.headers)
 
 
 def _http_error(exc: HTTPException):

@@ -8,9 +8,22 @@ from __future__ import annotations
 from flask import Flask
 
 
+SERVER_HEADER = "ConvScope"   # not "Werkzeug/3.1 Python/3.11" or "gunicorn": no library versions sent
+
+
+def make_werkzeug(app: Flask, host: str, port: int):
+    """Werkzeug's threaded server for ``app``, its Server header saying only "ConvScope"."""
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    class Handler(WSGIRequestHandler):
+        def version_string(self):
+            return SERVER_HEADER
+
+    return make_server(host, port, app, threaded=True, request_handler=Handler)
+
+
 def serve_werkzeug(app: Flask, host: str, port: int, on_ready) -> None:
-    from werkzeug.serving import make_server
-    server = make_server(host, port, app, threaded=True)
+    server = make_werkzeug(app, host, port)
     on_ready(server.server_port)
     try:
         server.serve_forever()
@@ -38,7 +51,9 @@ def _warm_lab(app: Flask) -> None:
 
 
 def serve_gunicorn(app: Flask, host: str, port: int, workers: int, on_ready, threads: int = 1) -> None:
+    import gunicorn.http.wsgi
     from gunicorn.app.base import BaseApplication
+    gunicorn.http.wsgi.SERVER = SERVER_HEADER   # the Server header of every response
 
     class Standalone(BaseApplication):
         def load_config(self):

@@ -1,0 +1,123 @@
+"""Serving beyond this machine: a class code and per-client rate limits.
+
+``convscope serve --host 0.0.0.0`` (any address but loopback) turns on LAN mode: every expensive API
+route is rate-limited per client address (429 with ``Retry-After``), and, with ``--class-code``, the
+pages and the API answer only browsers that entered the code once (``/join``; a student's link may
+carry it as ``/join?code=…``).  On loopback none of this applies unless configured.
+
+Config: ``CLASS_CODE`` (None: no code), ``RATE_LIMITS`` ({endpoint: (requests per second, burst)};
+None: no limits).  Limits are per worker process: with ``--workers N`` a client may get up to N times
+the rate, which the defaults allow for.
+"""
+from __future__ import annotations
+
+import hmac
+import math
+import secrets
+import threading
+import time
+from collections import OrderedDict
+
+from flask import Blueprint, Flask, current_app, redirect, render_template_string, request, session
+
+from .errors import ApiError
+
+bp = Blueprint("lan", __name__)
+
+# endpoint → (sustained requests per second, burst) per client in LAN mode.  A student drawing sends
+# about 20 forwards a second while the pen moves; the kernel lab's 512×512 calls cost 100× more.
+LAN_RATE_LIMITS = {"convscope.forward": (40.0, 80), "convscope.convolve": (8.0, 16),
+                   "convscope.samples": (20.0, 40), "convscope.sample": (40.0, 80),
+                   "convscope.layer_weights": (20.0, 40), "lan.join": (0.2, 10)}
+OPEN_ENDPOINTS = {"lan.join", "static", "convscope.plotly_js", "convscope.health"}
+CLIENTS_KEPT = 10_000   # rate-limit state kept for at most this many client addresses (oldest dropped)
+
+
+class TokenBuckets:
+    """One token bucket per key: ``take(key)`` → 0 if allowed, else seconds until a token is back."""
+
+    def __init__(self, rate: float, burst: int, clock=time.monotonic):
+        self.rate, self.burst, self.clock = rate, burst, clock
+        self.buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def take(self, key: str) -> float:
+        with self.lock:
+            now = self.clock()
+            tokens, last = self.buckets.pop(key, (float(self.burst), now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            wait = 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+            self.buckets[key] = (tokens - 1 if tokens >= 1 else tokens, now)
+            while len(self.buckets) > CLIENTS_KEPT:
+                self.buckets.popitem(last=False)
+            return wait
+
+
+JOIN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>ConvScope · class code</title>
+<link rel="stylesheet" href="{{ url_for('static', filename='css/tokens.css') }}">
+<link rel="stylesheet" href="{{ url_for('static', filename='css/app.css') }}"></head>
+<body><main id="main" class="join"><section class="panel">
+<h1>ConvScope</h1><p>Your teacher's screen shows a class code. Enter it once to open ConvScope.</p>
+<form method="post" action="{{ url_for('lan.join') }}">
+<input type="hidden" name="next" value="{{ next }}">
+<label>Class code <input name="code" autocomplete="off" autofocus required maxlength="64"></label>
+<button type="submit">Open</button></form>
+{% if wrong %}<p class="error" role="alert">That is not the class code. Check it and try again.</p>{% endif %}
+</section></main></body></html>"""
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site (no scheme, no host, no //): an open redirect otherwise."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+@bp.route("/join", methods=["GET", "POST"])
+def join():
+    code = current_app.config.get("CLASS_CODE")
+    nxt = _safe_next(request.values.get("next"))
+    if not code:
+        return redirect(nxt)
+    given = request.values.get("code")
+    if given is not None:
+        if hmac.compare_digest(given.strip().encode(), code.encode()):
+            session["class"] = _token(code)
+            session.permanent = True
+            return redirect(nxt)
+        return render_template_string(JOIN_PAGE, next=nxt, wrong=True), 403
+    return render_template_string(JOIN_PAGE, next=nxt, wrong=False)
+
+
+def _token(code: str) -> str:
+    """What the session holds: tied to the code, so a new code (a new class) needs a new join."""
+    return hmac.new(current_app.secret_key, code.encode(), "sha256").hexdigest()
+
+
+def _gate():
+    endpoint = request.endpoint or ""
+    limits = current_app.extensions.get("convscope.lan")
+    if limits and endpoint in limits:
+        wait = limits[endpoint].take(request.remote_addr or "?")
+        if wait > 0:
+            seconds = max(1, math.ceil(wait))
+            raise ApiError(429, "rate_limited", f"Too many requests from this computer; try again in "
+                           f"{seconds} s.", headers={"Retry-After": str(seconds)})
+    code = current_app.config.get("CLASS_CODE")
+    if not code or endpoint in OPEN_ENDPOINTS or session.get("class") == _token(code):
+        return None
+    if request.path.startswith("/api/"):
+        raise ApiError(403, "class_code_required", "This ConvScope asks for the class code: open it in a "
+                       "browser and enter the code your teacher shows.")
+    return redirect(f"/join?next={request.full_path.rstrip('?')}")
+
+
+def init_app(app: Flask) -> None:
+    if app.config.get("CLASS_CODE") and not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = secrets.token_bytes(32)   # one per start: a restart asks again
+    limits = app.config.get("RATE_LIMITS")
+    if limits:
+        app.extensions["convscope.lan"] = {ep: TokenBuckets(rate, burst) for ep, (rate, burst) in limits.items()}
+    app.register_blueprint(bp)
+    app.before_request(_gate)

@@ -1,0 +1,121 @@
+"""LAN mode (server/lan.py): the class code gates every page and API route, expensive routes are
+rate-limited per client with 429 + Retry-After, and no response names a library version."""
+import threading
+import urllib.request
+
+import pytest
+
+from convscope.server import cli, create_app, serving
+from conftest import TEST_CONFIG
+
+CODE = "K7P2QX"
+GOOD_DIGIT = {"image": [[0.0] * 8] + [[0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0]] * 6 + [[0.0] * 8]}
+LAB = {"image": [[0.0, 0.5, 1.0]] * 5, "kernel": [[1]]}
+
+
+@pytest.fixture
+def coded():
+    return create_app({**TEST_CONFIG, "CLASS_CODE": CODE}).test_client()
+
+
+def api_routes(app):
+    """Every (method, path) under /api/ the app has, with concrete values for its variables."""
+    values = {"name": "conv1", "sample_id": "0"}
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/"):
+            path = rule.rule
+            for arg in rule.arguments:
+                path = path.replace(f"<int:{arg}>", values[arg]).replace(f"<{arg}>", values[arg])
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                yield method, path
+
+
+def test_without_the_code_every_api_route_but_health_is_refused(coded):
+    routes = list(api_routes(coded.application))
+    assert len(routes) >= 7
+    for method, path in routes:
+        r = coded.open(path, method=method, json=GOOD_DIGIT if method == "POST" else None)
+        if path == "/api/health":
+            assert r.status_code == 200
+        else:
+            assert r.status_code == 403 and r.get_json()["error"]["code"] == "class_code_required", (method, path)
+
+
+def test_pages_send_a_student_to_the_join_form_and_back(coded):
+    for page in ("/", "/kernels"):
+        r = coded.get(page)
+        assert r.status_code == 302 and r.headers["Location"].startswith("/join?next=" + page)
+    with coded.get("/static/css/app.css") as css:                        # the join page's styles
+        assert css.status_code == 200
+    form = coded.get("/join?next=/kernels")
+    assert form.status_code == 200 and b'name="code"' in form.data and b"<script" not in form.data
+    wrong = coded.post("/join", data={"code": "NOPE", "next": "/kernels"})
+    assert wrong.status_code == 403 and b"not the class code" in wrong.data
+    assert coded.get("/api/model").status_code == 403
+    ok = coded.post("/join", data={"code": f" {CODE} ", "next": "/kernels"})
+    assert ok.status_code == 302 and ok.headers["Location"] == "/kernels"
+    assert coded.get("/kernels").status_code == 200 and coded.get("/").status_code == 200
+    assert coded.post("/api/forward", json=GOOD_DIGIT).status_code == 200
+    assert coded.post("/api/convolve", json=LAB).status_code == 200
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example", "evil"])
+def test_join_never_redirects_off_the_site(coded, target):
+    r = coded.get(f"/join?code={CODE}&next={target}")
+    assert r.status_code == 302 and r.headers["Location"] == "/"
+
+
+def test_a_link_with_the_code_joins_in_one_click(coded):
+    r = coded.get(f"/join?code={CODE}")
+    assert r.status_code == 302 and coded.get("/api/model").status_code == 200
+
+
+def test_expensive_routes_are_rate_limited_per_client(monkeypatch):
+    app = create_app({**TEST_CONFIG, "RATE_LIMITS": {"convscope.convolve": (1.0, 3)}})
+    now = [1000.0]
+    app.extensions["convscope.lan"]["convscope.convolve"].clock = lambda: now[0]
+    client = app.test_client()
+    statuses = [client.post("/api/convolve", json=LAB).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    r = client.post("/api/convolve", json=LAB)
+    assert r.status_code == 429 and r.get_json()["error"]["code"] == "rate_limited"
+    assert int(r.headers["Retry-After"]) >= 1
+    other = client.post("/api/convolve", json=LAB, environ_overrides={"REMOTE_ADDR": "10.0.0.9"})
+    assert other.status_code == 200                                       # another computer is not held back
+    assert client.post("/api/forward", json=GOOD_DIGIT).status_code == 200  # an unlimited route is not either
+    now[0] += 1.0
+    assert client.post("/api/convolve", json=LAB).status_code == 200      # a token came back
+
+
+@pytest.mark.parametrize("host, limited", [("0.0.0.0", True), ("192.168.1.20", True), ("::", True),
+                                           ("127.0.0.1", False), ("localhost", False), ("::1", False)])
+def test_serving_beyond_loopback_turns_the_limits_on(host, limited):
+    settings = cli.lan_settings(host, None, False)
+    assert ("RATE_LIMITS" in settings) == limited and "CLASS_CODE" not in settings
+    assert "RATE_LIMITS" not in cli.lan_settings(host, None, True)
+
+
+def test_an_automatic_class_code_is_six_unambiguous_characters():
+    codes = {cli.lan_settings("0.0.0.0", "auto", False)["CLASS_CODE"] for _ in range(20)}
+    assert len(codes) > 15
+    assert all(len(c) == 6 and not set(c) & set("01OI") for c in codes)
+
+
+def test_the_server_header_names_no_library_or_version():
+    app = create_app(dict(TEST_CONFIG))
+    server = serving.make_werkzeug(app, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        for path in ("/", "/api/health", "/api/nope", "/static/css/app.css"):
+            try:
+                r = urllib.request.urlopen(f"http://127.0.0.1:{server.server_port}{path}")
+            except urllib.error.HTTPError as exc:
+                r = exc
+            with r:
+                r.read()    # the whole body, so the server finishes (and closes) what it sends
+                assert r.headers["Server"] == "ConvScope", path
+                assert "Werkzeug" not in str(r.headers) and "Python/" not in str(r.headers)
+    finally:
+        server.shutdown()
+        server.server_close()
