@@ -118,9 +118,22 @@ export function createLayerView(
     hoverTarget = null;
     onHover(null, null);
   });
+  // A click's clientX/Y are whole pixels, a pointer event's are fractional: on 2–3 px units the two
+  // can name neighbouring units.  The click therefore hit-tests where its pointerdown was (the
+  // same fractional coordinates hover uses), so hover and click always agree.
+  let pressed = null;
+  inner.addEventListener("pointerdown", (ev) => {
+    pressed = { x: ev.clientX, y: ev.clientY };
+  });
+  const clickPoint = (ev) =>
+    pressed && Math.abs(pressed.x - ev.clientX) < 1 && Math.abs(pressed.y - ev.clientY) < 1
+      ? pressed
+      : { x: ev.clientX, y: ev.clientY };
   inner.addEventListener("click", (ev) => {
     const t = ev.target.closest("canvas.tile, canvas.vector");
-    const u = t ? unitAt(t, ev.clientX, ev.clientY) : null;
+    const p = clickPoint(ev);
+    pressed = null;
+    const u = t ? unitAt(t, p.x, p.y) : null;
     if (!u) return;
     byName.get(u.layer).cursor = { c: u.c, y: u.y, x: u.x }; // keyboard stepping continues here
     onPin(u);
