@@ -1,12 +1,14 @@
 /**
  * The softmax as a Plotly bar chart (Plotly.js from the server's vendor route, loaded as a classic
  * script before the modules) with the predicted digit large beside it.
- * createSoftmaxChart(container, {onHover(i|null)}) → {update(probs, label), barCentre(i) → {x, y} in
- * container pixels, highlight(i|null), setZoom(factor), values() → {probs, label}}; bars redraw at
- * most every 120 ms (the digit at once).
+ * createSoftmaxChart(container) → {update(probs, label), barCentre(i) → {x, y} in container pixels,
+ * indexAt(clientX, clientY) → digit | null (the row under a point: the layer view's hit-test for
+ * hover and click), highlight(i|null), setZoom(factor), values() → {probs, label}}; bars redraw at
+ * most every 120 ms (the digit at once).  Plotly's own hover is off: the layer view's tooltip and
+ * pinned arithmetic show the numbers.
  */
 
-export function createSoftmaxChart(container, { onHover = () => {} } = {}) {
+export function createSoftmaxChart(container) {
   const Plotly = window.Plotly;
   if (!Plotly) throw new Error("Plotly.js is not loaded (expected from the server's vendor route)");
   const digit = document.createElement("div");
@@ -45,6 +47,7 @@ export function createSoftmaxChart(container, { onHover = () => {} } = {}) {
     plot_bgcolor: "rgba(0,0,0,0)",
     showlegend: false,
     bargap: 0.18,
+    hovermode: false,
   };
   const config = { displayModeBar: false, responsive: false, staticPlot: false };
 
@@ -59,7 +62,7 @@ export function createSoftmaxChart(container, { onHover = () => {} } = {}) {
           x: probs,
           y: digits,
           marker: { color: colours },
-          hovertemplate: "digit %{y}: %{x:.4f}<extra></extra>",
+          hoverinfo: "none",
         },
       ],
       layout,
@@ -81,8 +84,6 @@ export function createSoftmaxChart(container, { onHover = () => {} } = {}) {
     }, wait);
   }
   draw();
-  plot.on && plot.on("plotly_hover", (ev) => onHover(ev.points[0].pointIndex));
-  plot.on && plot.on("plotly_unhover", () => onHover(null));
 
   return {
     update(p, l) {
@@ -117,6 +118,17 @@ export function createSoftmaxChart(container, { onHover = () => {} } = {}) {
       });
     },
     values: () => ({ probs: probs.slice(), label }),
+    /** The digit whose row (bar, tick label or the empty space right of a short bar) is under a point. */
+    indexAt(clientX, clientY) {
+      const full = plot._fullLayout;
+      if (!full || !full.yaxis || !full.xaxis) return null;
+      const r = plot.getBoundingClientRect();
+      const x = clientX - r.left,
+        y = clientY - r.top - full.margin.t;
+      if (x < 0 || x > full.margin.l + full.xaxis._length || y < 0 || y > full.yaxis._length) return null;
+      const i = Math.round(full.yaxis.p2l(y));
+      return i >= 0 && i < digits.length ? i : null;
+    },
     /** Centre of bar i relative to `container`, for drawing links to it. */
     barCentre(i) {
       const full = plot._fullLayout;

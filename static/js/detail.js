@@ -5,7 +5,7 @@
  * createDetail(container, {onClose}) → {update(explanation | null)}
  */
 
-import { float32String } from "./core/tensor.js";
+import { float32String, numberText as num } from "./core/tensor.js";
 import { el } from "./core/dom.js";
 
 const f = (v, d = 3) => (v === null || v === undefined ? "pad" : Number(v).toFixed(d));
@@ -64,7 +64,8 @@ const POOL_LINES = {
 };
 
 /** Where the unit sits, in words: vector units by index, map units by channel, row and column. */
-function unitWords(family, u) {
+function unitWords(family, u, op) {
+  if (op === "softmax") return `digit ${u.c}`;
   return family === "vector" ? `unit ${u.c}` : `channel ${u.c}, row ${u.y}, col ${u.x}`;
 }
 
@@ -155,20 +156,45 @@ const RENDER = {
     );
   },
   softmax(x, body) {
-    const table = el("table", "terms");
+    const c = x.unit.c;
+    const table = el("table", "terms softmax-terms");
     const head = el("tr");
-    ["digit", "logit z", `exp(z − ${f(x.shift, 2)})`, "p"].forEach((h) => head.append(el("th", "", h)));
+    ["digit", "logit z", "z − max", "exp(z − max)", "p = exp / Σ"].forEach((h) =>
+      head.append(el("th", "", h)),
+    );
     table.append(head);
     x.logits.forEach((z, i) => {
-      const tr = el("tr", i === x.unit.c ? "selected" : "");
-      [String(i), f(z, 4), f(x.exps[i], 4), f(x.probs[i], 4)].forEach((v) => tr.append(el("td", "", v)));
+      const tr = el("tr", i === c ? "selected" : "");
+      tr.dataset.digit = i;
+      const cells = [
+        [String(i), null],
+        [num(z), z],
+        [num(z - x.shift), z - x.shift],
+        [num(x.exps[i]), x.exps[i]],
+        [num(x.probs[i]), x.probs[i]],
+      ];
+      for (const [text, v] of cells) {
+        const td = el("td", "", text);
+        if (v !== null) td.dataset.value = v;
+        tr.append(td);
+      }
       table.append(tr);
     });
     body.append(
       table,
       eq([
-        ["", `p(${x.unit.c}) = exp / Σ exp = ${f(x.exps[x.unit.c], 4)} / ${f(x.sumExp, 4)} = `],
-        ["num big", f(x.probs[x.unit.c], 4)],
+        ["", "max z = "],
+        ["num", num(x.shift)],
+        ["", " (subtracted so exp cannot overflow; p is unchanged) · Σ exp(z − max) = "],
+        ["num", num(x.sumExp, 6)],
+      ]),
+      eq([
+        [
+          "",
+          `p(${c}) = exp(${num(x.logits[c])} − ${num(x.shift)}) / Σ = ${num(x.exps[c])} / ${num(x.sumExp, 6)} = `,
+        ],
+        ["num big", num(x.probs[c])],
+        ["", `  (computed: ${num(x.computedProbs[c])})`],
       ]),
     );
   },
@@ -214,7 +240,7 @@ export function createDetail(container, { onClose = () => {} } = {}) {
         return;
       }
       const u = x.unit;
-      title.textContent = `${x.layer} (${x.kind}) · ${unitWords(x.family, u)}`;
+      title.textContent = `${x.layer} (${x.kind}) · ${unitWords(x.family, u, x.op)}`;
       Object.assign(root.dataset, {
         pinned: "true",
         layer: x.layer,
@@ -228,6 +254,15 @@ export function createDetail(container, { onClose = () => {} } = {}) {
       if (x.next) {
         root.dataset.activation = float32String(x.next.value);
         root.dataset.activationLayer = x.next.name;
+      }
+      if (x.op === "softmax") {
+        Object.assign(root.dataset, {
+          logit: x.logits[u.c],
+          shift: x.shift,
+          exp: x.exps[u.c],
+          sumExp: x.sumExp,
+          computed: x.computedProbs[u.c],
+        });
       }
       if (x.winner) {
         root.dataset.winnerY = x.winner.y;

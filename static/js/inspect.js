@@ -4,9 +4,7 @@
  * and the tooltip text.  inspect(model, tensors, weights, unit) → {scene, tip, rf}
  */
 import { inputIndex, receptiveRect, sources } from "./geometry.js";
-import { at } from "./core/tensor.js";
-
-const fmt = (v) => (Number.isFinite(v) ? v.toFixed(4) : String(v));
+import { at, numberText as fmt } from "./core/tensor.js";
 
 export function layerIndex(model, name) {
   const li = model.layers.findIndex((d) => d.name === name);

@@ -41,16 +41,21 @@ export function createLayerView(
   tooltip.setAttribute("role", "status");
   tooltip.hidden = true;
   document.body.append(tooltip);
-  for (const e of entries) {
-    if (e.lay.type === "softmax") {
-      e.chart = createSoftmaxChart(e.body, {
-        onHover: (i) => onHover(i === null ? null : unitOf(e, i), null),
-      });
-    }
-  }
+  for (const e of entries) if (e.lay.type === "softmax") e.chart = createSoftmaxChart(e.body);
 
   function unitOf(e, i) {
     return { layer: e.desc.name, c: i, y: 0, x: 0 };
+  }
+
+  /** The one hit-test of hover and click: the unit under a point of an event's target, or null. */
+  function hit(evTarget, clientX, clientY) {
+    const t = evTarget.closest("canvas.tile, canvas.vector");
+    if (t) return unitAt(t, clientX, clientY);
+    const section = evTarget.closest(".layer-softmax");
+    const e = section && byName.get(section.dataset.layer);
+    if (!e || !e.chart || !evTarget.closest(".softmax-plot")) return null;
+    const i = e.chart.indexAt(clientX, clientY);
+    return i === null ? null : unitOf(e, i);
   }
 
   function unitAt(target, clientX, clientY) {
@@ -109,8 +114,7 @@ export function createLayerView(
   // ---- pointer ----
   let hoverTarget = null;
   inner.addEventListener("pointermove", (ev) => {
-    const t = ev.target.closest("canvas.tile, canvas.vector");
-    const u = t ? unitAt(t, ev.clientX, ev.clientY) : null;
+    const u = hit(ev.target, ev.clientX, ev.clientY);
     hoverTarget = u;
     onHover(u, u && { x: ev.clientX, y: ev.clientY });
   });
@@ -130,10 +134,9 @@ export function createLayerView(
       ? pressed
       : { x: ev.clientX, y: ev.clientY };
   inner.addEventListener("click", (ev) => {
-    const t = ev.target.closest("canvas.tile, canvas.vector");
     const p = clickPoint(ev);
     pressed = null;
-    const u = t ? unitAt(t, p.x, p.y) : null;
+    const u = hit(ev.target, p.x, p.y);
     if (!u) return;
     byName.get(u.layer).cursor = { c: u.c, y: u.y, x: u.x }; // keyboard stepping continues here
     onPin(u);

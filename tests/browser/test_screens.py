@@ -152,3 +152,59 @@ def test_hover_and_click_agree_at_fractional_points(page, live_server, where):
         checked += 1
         page.keyboard.press("Escape")
     assert checked
+
+
+# ---- 5. the softmax: hover and click, and its arithmetic with numbers that are not all zeros ------
+def softmax_row_point(page, digit):
+    """Viewport coordinates in digit's row of the softmax chart, right of its (tiny) bar."""
+    return page.evaluate("""(d) => {
+        const plot = document.querySelector('.softmax-plot');
+        const tick = [...plot.querySelectorAll('.ytick text')].find((t) => t.textContent.trim() === String(d));
+        const area = plot.querySelector('.nsewdrag, .draglayer rect, .bglayer rect');
+        const t = tick.getBoundingClientRect();
+        const a = area ? area.getBoundingClientRect() : plot.getBoundingClientRect();
+        return [a.left + a.width * 0.6, t.top + t.height / 2]; }""", digit)
+
+
+def test_softmax_hover_click_and_arithmetic(page, live_server):
+    open_page(page, live_server)
+    load_sample(page, 1)
+    forward = last_forward(page)
+    logits = layer(forward, "fc3")["data"]
+    probs = forward["prediction"]["probabilities"]
+    label = forward["prediction"]["label"]
+    digit = min(range(10), key=lambda i: probs[i])      # the least likely digit: a tiny probability
+    assert probs[digit] < 1e-4, "the test wants a tiny probability"
+    x, y = softmax_row_point(page, digit)
+    page.mouse.move(x, y)
+    page.wait_for_function("(d) => { const h = window.__convscope.hover;"
+                           " return h && h.unit.layer === 'softmax' && h.unit.c === d; }", arg=digit)
+    tooltip = page.locator(".unit-tooltip")
+    page.wait_for_function("() => !document.querySelector('.unit-tooltip').hidden")
+    text = tooltip.inner_text()
+    assert f"digit {digit}" in text and "softmax" in text and "0.0000" not in text, text
+    page.mouse.click(x, y)
+    detail = page.locator("#detail")
+    page.wait_for_function("() => document.getElementById('detail').dataset.layer === 'softmax'")
+    assert int(detail.get_attribute("data-channel")) == digit
+    assert float(detail.get_attribute("data-value")) == layer(forward, "softmax")["data"][digit]
+    shift = max(logits)
+    exps = [math.exp(z - shift) for z in logits]
+    total = sum(exps)
+    assert float(detail.get_attribute("data-shift")) == pytest.approx(shift, rel=1e-6)
+    assert float(detail.get_attribute("data-sum-exp")) == pytest.approx(total, rel=1e-5)
+    assert float(detail.get_attribute("data-logit")) == pytest.approx(logits[digit], rel=1e-6)
+    rows = page.evaluate("""() => [...document.querySelectorAll('#detail table.softmax-terms tr[data-digit]')]
+        .map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent))""")
+    assert len(rows) == 10
+    for i, (d, z, zm, e, p) in enumerate(rows):
+        assert int(d) == i
+        assert float(z) == pytest.approx(logits[i], abs=6e-5)
+        assert float(zm) == pytest.approx(logits[i] - shift, abs=6e-5)
+        assert float(e) == pytest.approx(exps[i], rel=2e-3, abs=6e-5)
+        assert float(p) == pytest.approx(probs[i], rel=2e-3, abs=6e-5), f"digit {i}: {p} vs {probs[i]}"
+        assert float(p) != 0 and "0.0000" not in (e, p), f"digit {i} reads as zero: {e}, {p}"
+    assert "e-" in rows[digit][4], "a tiny probability is written in scientific notation"
+    body = detail.inner_text()
+    assert "max z" in body and "Σ exp(z − max)" in body
+    assert label == probs.index(max(probs))

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import {
   float32String,
   forwardAsJSON,
+  numberText,
   parseForward,
   shiftedRows,
   toTensor,
@@ -132,4 +133,13 @@ test("shifting the input moves every pixel and fills with zeros", () => {
     [4, 5, 6],
     [0, 0, 0],
   ]);
+});
+
+test("numberText: fixed decimals, scientific for small nonzero values, never a false zero", () => {
+  assert.equal(numberText(0.5), "0.5000");
+  assert.equal(numberText(0), "0.0000");
+  assert.equal(numberText(3.2172e-7), "3.217e-7");
+  assert.equal(numberText(-0.004), "-4.000e-3");
+  assert.equal(numberText(12.34567, 2), "12.35");
+  assert.equal(numberText(Infinity), "Infinity");
 });

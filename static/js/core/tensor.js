@@ -16,6 +16,16 @@ const size = (shape) => shape.reduce((a, b) => a * b, 1);
 
 /** The shortest decimal that reads back as the same float32, as the API's JSON writes it (ryu:
  * the nearest such decimal, an exact tie rounded to an even last digit; toPrecision rounds ties up). */
+/**
+ * A number for people: fixed with `digits` decimals, but scientific (4 significant digits) when it
+ * is nonzero and under 0.01, so a small probability reads 3.217e-7, never 0.0000.
+ */
+export function numberText(v, digits = 4) {
+  if (!Number.isFinite(v)) return String(v);
+  if (v !== 0 && Math.abs(v) < 0.01) return v.toExponential(3);
+  return v.toFixed(digits);
+}
+
 export function float32String(v) {
   if (!Number.isFinite(v)) return String(v);
   const x = Math.fround(v);
