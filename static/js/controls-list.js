@@ -5,7 +5,7 @@
  */
 export const CONTROLS = {
   draw: ".pad-panel", // the drawing pad panel
-  tools: ".pad-panel .tools", // all drawing tools
+  tools: ".pad-panel .tools, .pad-panel .pad-actions", // all drawing tools (with undo and clear)
   pen: "#tool-pen",
   eraser: "#tool-eraser",
   brush: ".tools .brush", // the brush size slider

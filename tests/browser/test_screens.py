@@ -208,3 +208,24 @@ def test_softmax_hover_click_and_arithmetic(page, live_server):
     body = detail.inner_text()
     assert "max z" in body and "Σ exp(z − max)" in body
     assert label == probs.index(max(probs))
+
+
+# ---- 6. presenting, Undo and Clear stay: a teacher draws the next digit without leaving -----------
+def test_presentation_keeps_clear_and_undo(page, live_server):
+    open_page(page, live_server)
+    page.locator("body").press("p")
+    page.wait_for_function("() => document.documentElement.classList.contains('present')")
+    assert not page.locator(".tools").is_visible(), "the other drawing tools stay tucked away"
+    for control in ("#clear", "#undo"):
+        assert page.locator(control).is_visible(), f"{control} is hidden while presenting"
+    draw(page, STROKES[7])
+    assert not last_forward(page)["empty"]
+    n = rendered(page)
+    page.locator("#clear").click()
+    settle(page, n)
+    assert last_forward(page)["empty"]
+    n = rendered(page)
+    page.locator("#undo").click()
+    settle(page, n)
+    assert last_forward(page)["prediction"]["label"] == 7
+    assert page.evaluate("() => document.documentElement.classList.contains('present')")
