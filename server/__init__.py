@@ -25,6 +25,7 @@ def create_app(test_config: dict | None = None, overrides: dict | None = None) -
         WARM_LAB=True,                  # every kernel-lab path at start-up (after the fork if not fork-safe)
         WARM_PROGRESS=None,             # callable(text) reporting the warm-up on one line (the CLI prints)
         JSON_SORT_KEYS=False,
+        FORWARD_CACHE_BYTES=32 << 20,   # repeated /api/forward bodies answered from memory (0: off)
         CLASS_CODE=None,                # a code students enter once (server/lan.py); None: no code
         RATE_LIMITS=None,               # {endpoint: (per second, burst)} per client; the CLI sets them in LAN mode
         SESSION_COOKIE_SAMESITE="Lax",
@@ -41,6 +42,9 @@ def create_app(test_config: dict | None = None, overrides: dict | None = None) -
     lan.init_app(app)
     security.init_app(app)
     registry.init_app(app)
+    if app.config["FORWARD_CACHE_BYTES"]:
+        from .caching import ForwardCache
+        app.extensions["convscope.forward_cache"] = ForwardCache(app.config["FORWARD_CACHE_BYTES"])
     app.register_blueprint(api.bp)
     return app
 

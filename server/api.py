@@ -8,6 +8,7 @@ import numpy as np
 from flask import Blueprint, Response, current_app, render_template, request, send_file
 
 from . import __version__, preprocess, schema, validate
+from .caching import conditional
 from .decode import image_from, read_body
 from .errors import ApiError
 from .registry import registry
@@ -55,7 +56,7 @@ def health():
 @bp.get("/api/model")
 def model():
     body = registry().model_json(request.args.get("model"), lambda net: schema.dumps(schema.model(net, __version__)))
-    return json_response(body)
+    return conditional(json_response(body))
 
 
 @bp.get("/api/model/layers/<name>/weights")
@@ -67,13 +68,23 @@ def layer_weights(name: str):
         raise ApiError(404, "unknown_layer", f"The model {net.name!r} has no layer {name!r}.") from None
     if not params:
         raise ApiError(404, "no_weights", f"The layer {name!r} has no weights.")
-    return json_response(schema.weights(name, net.layer(name).kind, params))
+    return conditional(json_response(schema.weights(name, net.layer(name).kind, params)))
 
 
 # ---- forward -----------------------------------------------------------------------------------
 @bp.post("/api/forward")
 def forward():
     t0 = time.perf_counter()
+    cache, key = current_app.extensions.get("convscope.forward_cache"), None
+    if cache is not None and request.mimetype == "application/json":
+        key = cache.key(request.get_data(cache=True), registry().default)
+        hit = cache.get(key)
+        if hit is not None:   # the same body as before: the same answer (the trace is deterministic)
+            t1 = time.perf_counter()
+            timing = {"decode": _ms(t0, t1), "preprocess": 0.0, "trace": 0.0, "serialise": 0.0, "total": _ms(t0, t1)}
+            response = json_response(schema.with_timing(hit, timing))
+            response.headers["X-ConvScope-Cache"] = "hit"
+            return response
     fields, upload = read_body(request)
     method = validate.choice(fields, "preprocess", tuple(preprocess.METHODS), "mnist")
     steps = validate.flag(fields, "steps")
@@ -92,7 +103,11 @@ def forward():
     t4 = time.perf_counter()
     timing = {"decode": _ms(t0, t1), "preprocess": _ms(t1, t2), "trace": _ms(t2, t3),
               "serialise": _ms(t3, t4), "total": _ms(t0, t4)}
-    return json_response(schema.with_timing(body, timing))
+    if key is not None:
+        cache.put(key, body)
+    response = json_response(schema.with_timing(body, timing))
+    response.headers["X-ConvScope-Cache"] = "miss" if key is not None else "off"
+    return response
 
 
 # ---- kernel lab ----------------------------------------------------------------------------------
@@ -150,7 +165,7 @@ def samples():
     include = request.args.get("include")
     if include not in (None, "images"):
         raise ApiError(400, "invalid_include", "'include' may only be \"images\".")
-    return json_response(schema.samples_list(registry().samples(), include == "images"))
+    return conditional(json_response(schema.samples_list(registry().samples(), include == "images")))
 
 
 @bp.get("/api/samples/<int(signed=True):sample_id>")
@@ -158,4 +173,4 @@ def sample(sample_id: int):
     data = registry().samples()
     if not 0 <= sample_id < len(data):
         raise ApiError(404, "unknown_sample", f"There is no sample {sample_id}; ids run from 0 to {len(data) - 1}.")
-    return json_response(schema.sample(sample_id, data, True))
+    return conditional(json_response(schema.sample(sample_id, data, True)))

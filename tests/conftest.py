@@ -12,7 +12,9 @@ from convscope.server import create_app
 
 # The repo's default model (models/lenet.npz) unless CONVSCOPE_TEST_MODEL names another weights file.
 MODEL_PATHS = [os.environ["CONVSCOPE_TEST_MODEL"]] if os.environ.get("CONVSCOPE_TEST_MODEL") else None
-TEST_CONFIG = {"TESTING": True, "MODEL_PATHS": MODEL_PATHS, "WARM_JIT": False, "WARM_LAB": False}
+# The forward cache is off here so that every request reaches the engine (tests/test_caching.py turns it on).
+TEST_CONFIG = {"TESTING": True, "MODEL_PATHS": MODEL_PATHS, "WARM_JIT": False, "WARM_LAB": False,
+               "FORWARD_CACHE_BYTES": 0}
 
 
 @pytest.fixture
