@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+# The repository root, for the bench package itself (ConvScope is the installed package).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import REPO, header, load_network, verdict  # noqa: E402
 
 TARGET_S = 1.5

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
+# The repository root, for the bench package itself (ConvScope is the installed package).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import header, import_torch, load_network, repeat, stats, verdict  # noqa: E402
 
 TARGET_US, TARGET_RATIO = 50.0, 4.0

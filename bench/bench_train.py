@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 import time
 
 import numpy as np
+# The repository root, for the bench package itself (ConvScope is the installed package).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import header, import_torch, load_network, stats, train_images, verdict  # noqa: E402
 
 BATCH, LR, TARGET, STRETCH = 64, 1e-3, 1.5, 1.0

@@ -49,7 +49,13 @@ def _mnist_test():
 
 def torch_oracle(net, x):
     import torch
-    from bench.torch_lenet import TorchTwin
+    import importlib.util
+    from pathlib import Path
+    spec = importlib.util.spec_from_file_location(
+        "torch_lenet", Path(__file__).resolve().parents[1] / "bench" / "torch_lenet.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    TorchTwin = module.TorchTwin
     twin = TorchTwin(net)
     out = {}
     with torch.inference_mode():
