@@ -37,9 +37,10 @@ export function createForward({ state, data, options, onResponse, onError }) {
     recordPerf(data, meta, { tensors, ...split });
   }
 
-  /** An unshifted input is what later shifts move; a drawing's is also the link's code. */
+  /** An unshifted input is what later shifts move (its preprocessing steps stay on show while
+   * shifted); a drawing's is also the link's code. */
   function keepUnshifted(parsed, r) {
-    data.set({ base: parsed.input });
+    data.set({ base: parsed.input, baseSteps: parsed.steps });
     const s = state.get();
     if ((s.input.source === "drawing" || s.input.source === "upload") && !r.empty) {
       state.set({ input: { ...s.input, code: encodeQ4(parsed.input.data) } });

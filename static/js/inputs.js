@@ -4,7 +4,9 @@
  *
  * createInputs({state, data, forward, drawpad, options, onError}) →
  *   {draw(t), pickSample(id), upload(dataUrl, name), shift(dy, dx), fromLink({digit} | {code}, shift),
- *    firstSample() → bool, blank(), afterResponse(job), caption() → "input: …"}
+ *    firstSample() → bool, blank(), afterResponse(job), caption() → "input: …", resubmit()}
+ * resubmit() sends the current input again (e.g. the steps box changed): a shifted input sends its
+ * unshifted input first, so its preprocessing steps come back, and then the same shift again.
  * A digit or an upload replaces the drawing: the pad is wiped (undoable), so the next stroke starts
  * a fresh drawing instead of sending the old one again.
  */
@@ -20,7 +22,23 @@ export function createInputs({ state, data, forward, drawpad, options, onError }
   let picked = null; // the last sample picked: {index, label}
   let uploadName = "";
   const steps = () => state.get().showSteps;
-  const submit = (body, t, shifted = false) => forward.submit(() => ({ body: body(), shifted }), t);
+  let unshifted = null; // the body maker of the last unshifted input
+  const submit = (body, t, shifted = false) => {
+    if (!shifted) unshifted = body;
+    forward.submit(() => ({ body: body(), shifted }), t);
+  };
+
+  function resubmit() {
+    const input = state.get().input;
+    const [dy, dx] = input.shift;
+    if (!(dy || dx) || !unshifted) {
+      forward.resubmit();
+      return;
+    }
+    pendingShift = [dy, dx];
+    state.set({ input: { ...input, shift: [0, 0] } });
+    submit(unshifted);
+  }
 
   function draw(t) {
     if (state.get().input.source !== "drawing") state.set({ input: fresh("drawing") });
@@ -102,6 +120,7 @@ export function createInputs({ state, data, forward, drawpad, options, onError }
 
   return {
     caption,
+    resubmit,
     draw,
     pickSample,
     upload,

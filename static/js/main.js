@@ -38,6 +38,7 @@ const data = createStore(
     response: null, // the last /api/forward response, as sent
     tensors: null, // …decoded, in layer order
     base: null, // the last unshifted network input: shifts apply to it
+    baseSteps: [], // …and its preprocessing steps (shown while it is shifted)
     hover: null,
     linkProblems: undefined,
     rendered: 0,
@@ -85,7 +86,7 @@ function createViews(page) {
 
 /** State changes the views follow (the classroom follows its own). */
 function follow(page) {
-  const { views, painter, forward, drawpad } = page;
+  const { views, painter, drawpad } = page;
   state.subscribe((s, changed) => {
     const has = (...keys) => keys.some((k) => changed.includes(k));
     if (has("hidden")) {
@@ -97,7 +98,7 @@ function follow(page) {
       painter.drawDetail();
       painter.drawHover();
     }
-    if (has("showSteps")) forward.resubmit();
+    if (has("showSteps")) page.inputs.resubmit();
     if (has("tool", "brush")) drawpad.update({ tool: s.tool, brush: s.brush });
     if (has("input")) {
       views.gallery.select(s.input.source === "sample" ? s.input.sampleId : null);
@@ -108,7 +109,7 @@ function follow(page) {
 
 function onResponse(page, parsed, job) {
   const r = data.get().response;
-  const split = page.painter.showResponse(parsed, r);
+  const split = page.painter.showResponse(parsed, r, job);
   page.classroom.rendered();
   page.inputs.afterResponse(job);
   status(r.empty ? "" : `server ${r.timing_ms ? r.timing_ms.total.toFixed(1) : "?"} ms`);

@@ -3,7 +3,9 @@
  * receptive field (hover, at most once a frame), and the pinned unit's arithmetic (detail).
  *
  * createPainter({state, data, views: {layers, input, detail}, palette()}) →
- *   {paint(), hoverUnit(unit|null, anchor), drawHover(), drawDetail(), showResponse(parsed, r) → timings}
+ *   {paint(), hoverUnit(unit|null, anchor), drawHover(), drawDetail(), showResponse(parsed, r, job) → timings}
+ * A shifted input's response has no preprocessing steps (a shift moves the network input, it is not
+ * preprocessed again): the unshifted input's steps stay on show while the box is ticked.
  */
 import { explain } from "./arithmetic.js";
 import { inspect, layerIndex } from "./inspect.js";
@@ -74,9 +76,10 @@ export function createPainter({ state, data, views, palette }) {
   }
 
   /** A new response: every view, timed for the benches ({maps, chart, detail} in ms). */
-  function showResponse(parsed, r) {
+  function showResponse(parsed, r, job = {}) {
     const t1 = performance.now();
-    views.input.update({ input: parsed.input, steps: parsed.steps, message: r.message });
+    const steps = !state.get().showSteps ? [] : job.shifted ? data.get().baseSteps : parsed.steps;
+    views.input.update({ input: parsed.input, steps, message: r.message });
     paint();
     const t2 = performance.now();
     const p = r.prediction;

@@ -229,3 +229,39 @@ def test_presentation_keeps_clear_and_undo(page, live_server):
     settle(page, n)
     assert last_forward(page)["prediction"]["label"] == 7
     assert page.evaluate("() => document.documentElement.classList.contains('present')")
+
+
+# ---- 7. a shift keeps the preprocessing strip while its box is ticked -----------------------------
+def step_names(page):
+    return page.evaluate("() => [...document.querySelectorAll('.step figcaption')].map((f) => f.textContent)")
+
+
+def test_shift_keeps_the_preprocessing_steps(page, live_server):
+    open_page(page, live_server)
+    draw(page, STROKES[7])
+    n = rendered(page)
+    page.check("#show-steps")
+    settle(page, n)
+    names = step_names(page)
+    assert len(names) >= 4
+    unshifted = last_forward(page)["input"]["data"][0]
+    page.locator("#seen-title").click()
+    n = rendered(page)
+    page.keyboard.press("ArrowRight")
+    settle(page, n)
+    assert page.locator("#shift-readout").inner_text() == "shift 0, 1"
+    assert step_names(page) == names, "the preprocessing steps vanished after a shift"
+    assert page.locator("#show-steps").is_checked()
+    # unticked while shifted: gone; ticked again: back, and the input is still shifted
+    n = rendered(page)
+    page.uncheck("#show-steps")
+    settle(page, n)
+    assert step_names(page) == []
+    page.check("#show-steps")
+    page.wait_for_function("() => document.querySelectorAll('.step').length >= 4"
+                           " && !window.__convscope.busy() && window.__convscope.state.get().input.shift[1] === 1")
+    settle(page, rendered(page) - 1)
+    assert step_names(page) == names
+    assert page.locator("#shift-readout").inner_text() == "shift 0, 1"
+    shifted = last_forward(page)["input"]["data"][0]
+    assert all(row_new[1:] == row_old[:31] for row_old, row_new in zip(unshifted, shifted))
