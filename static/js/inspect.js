@@ -41,9 +41,13 @@ export function inspect(model, tensors, weights, unit) {
       : d.family === "map"
         ? `channel ${unit.c} · row ${unit.y}, col ${unit.x}`
         : `unit ${unit.c}`;
-  const reads = d.op === "dense" ? ` · links: top ${src.units.length} |w×a|` : "";
+  // the lines drawn to a dense unit, said in words (a newcomer cannot read "|w×a|")
+  const reads =
+    d.op === "dense"
+      ? `\nlines: the ${src.units.length} inputs that push this unit up or down the most (weight × activation)`
+      : "";
   const tip =
-    `${d.name} (${d.kind}) · ${where} · value ${fmt(value)}${reads}\n` +
-    `receptive field ${rf.height}×${rf.width} at (${rf.top}, ${rf.left})`;
+    `${d.name} (${d.kind}) · ${where} · value ${fmt(value)}\n` +
+    `receptive field ${rf.height}×${rf.width} at (${rf.top}, ${rf.left})${reads}`;
   return { scene, tip, rf, value };
 }

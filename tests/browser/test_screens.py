@@ -265,3 +265,16 @@ def test_shift_keeps_the_preprocessing_steps(page, live_server):
     assert page.locator("#shift-readout").inner_text() == "shift 0, 1"
     shifted = last_forward(page)["input"]["data"][0]
     assert all(row_new[1:] == row_old[:31] for row_old, row_new in zip(unshifted, shifted))
+
+
+# ---- 8. the tooltip says what the lines to a dense unit are, in words -----------------------------
+def test_dense_tooltip_says_what_the_lines_are(page, live_server):
+    open_page(page, live_server)
+    load_sample(page, 1)
+    box = page.locator('.layer[data-layer="fc1"] canvas.vector').bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.3)
+    page.wait_for_function("() => window.__convscope.hover && window.__convscope.hover.unit.layer === 'fc1'"
+                           " && !document.querySelector('.unit-tooltip').hidden")
+    text = page.locator(".unit-tooltip").inner_text()
+    assert "lines: the 16 inputs that push this unit up or down the most (weight × activation)" in text, text
+    assert "|w×a|" not in text and "links: top" not in text
