@@ -38,8 +38,8 @@ def create_app(test_config: dict | None = None, overrides: dict | None = None) -
 
     from . import api, decode, errors, lan, registry, security
     errors.init_app(app)
+    lan.init_app(app)        # the class code and rate limits first: before any body is read
     decode.init_app(app)
-    lan.init_app(app)
     security.init_app(app)
     registry.init_app(app)
     if app.config["FORWARD_CACHE_BYTES"]:

@@ -87,6 +87,8 @@ def serve_command(**options):
 def serve(host, port, workers, threads, model, strict=False, class_code=None, no_rate_limits=False) -> int:
     if workers < 0 or threads < 1 or not 0 <= port <= 65535:
         return fail("--workers must be ≥ 0, --threads ≥ 1 and --port 0–65535")
+    if class_code is not None and not class_code.strip():
+        return fail("--class-code must not be empty (or use --class-code auto)")
     from convscope import kernels  # noqa: F401  (sets NUMBA_CACHE_DIR before numba is imported)
     from . import create_app, serving
     from .registry import ModelLoadError, fork_safe

@@ -18,7 +18,9 @@ import threading
 import time
 from collections import OrderedDict
 
-from flask import Blueprint, Flask, current_app, redirect, render_template_string, request, session
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, current_app, redirect, render_template_string, request, session, url_for
 
 from .errors import ApiError
 
@@ -68,8 +70,13 @@ JOIN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path on this site (no scheme, no host, no //): an open redirect otherwise."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Only a path on this site: printable ASCII with no spaces or control characters (browsers drop
+    a tab or newline, turning "/\t/evil" into "//evil"), no backslash, no scheme, no host."""
+    if (not target or not target.startswith("/") or "\\" in target
+            or any(not 0x21 <= ord(ch) <= 0x7E for ch in target)):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//"):
         return "/"
     return target
 
@@ -82,9 +89,9 @@ def join():
         return redirect(nxt)
     given = request.values.get("code")
     if given is not None:
-        if hmac.compare_digest(given.strip().encode(), code.encode()):
-            session["class"] = _token(code)
-            session.permanent = True
+        if hmac.compare_digest(given.strip().upper().encode(), code.upper().encode()):
+            session["class"] = _token(code)      # a browser-session cookie: gone when the browser closes
+            session["browser"] = secrets.token_hex(8)   # this browser's own rate-limit bucket
             return redirect(nxt)
         return render_template_string(JOIN_PAGE, next=nxt, wrong=True), 403
     return render_template_string(JOIN_PAGE, next=nxt, wrong=False)
@@ -92,30 +99,48 @@ def join():
 
 def _token(code: str) -> str:
     """What the session holds: tied to the code, so a new code (a new class) needs a new join."""
-    return hmac.new(current_app.secret_key, code.encode(), "sha256").hexdigest()
+    return hmac.new(current_app.secret_key, code.upper().encode(), "sha256").hexdigest()
 
 
 def _gate():
     endpoint = request.endpoint or ""
     limits = current_app.extensions.get("convscope.lan")
+    code = current_app.config.get("CLASS_CODE")
     if limits and endpoint in limits:
-        wait = limits[endpoint].take(request.remote_addr or "?")
+        # Behind a NAT a whole class shares one address: once joined, each browser has its own bucket.
+        browser = session.get("browser") if code else None
+        wait = limits[endpoint].take(f"{request.remote_addr}/{browser}" if browser else request.remote_addr or "?")
         if wait > 0:
             seconds = max(1, math.ceil(wait))
             raise ApiError(429, "rate_limited", f"Too many requests from this computer; try again in "
                            f"{seconds} s.", headers={"Retry-After": str(seconds)})
-    code = current_app.config.get("CLASS_CODE")
     if not code or endpoint in OPEN_ENDPOINTS or session.get("class") == _token(code):
         return None
     if request.path.startswith("/api/"):
         raise ApiError(403, "class_code_required", "This ConvScope asks for the class code: open it in a "
                        "browser and enter the code your teacher shows.")
-    return redirect(f"/join?next={request.full_path.rstrip('?')}")
+    return redirect(url_for("lan.join", next=_safe_next(request.full_path.rstrip("?"))))
+
+
+def private_when_gated(response):
+    """Behind a class code nothing may sit in a shared cache (a proxy would hand it to anyone)."""
+    if current_app.config.get("CLASS_CODE") and response.cache_control.public:
+        response.cache_control.public = False
+        response.cache_control.private = True
+    return response
 
 
 def init_app(app: Flask) -> None:
-    if app.config.get("CLASS_CODE") and not app.config.get("SECRET_KEY"):
+    code = app.config.get("CLASS_CODE")
+    if code is not None:
+        code = str(code).strip()     # CONVSCOPE_CLASS_CODE=123456 arrives as a number
+        if not code:
+            raise ValueError("the class code must not be empty")
+        app.config["CLASS_CODE"] = code
+    if code and not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = secrets.token_bytes(32)   # one per start: a restart asks again
+    app.config["SESSION_REFRESH_EACH_REQUEST"] = False   # no Set-Cookie on every answer
+    app.after_request(private_when_gated)
     limits = app.config.get("RATE_LIMITS")
     if limits:
         app.extensions["convscope.lan"] = {ep: TokenBuckets(rate, burst) for ep, (rate, burst) in limits.items()}

@@ -19,24 +19,25 @@ def coded():
 
 
 def api_routes(app):
-    """Every (method, path) under /api/ the app has, with concrete values for its variables."""
-    values = {"name": "conv1", "sample_id": "0"}
+    """Every (method, path) under /api/ the app has, built by the app's own URL map."""
+    values = {"name": "conv1", "sample_id": 0}
+    urls = app.url_map.bind("localhost")
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/"):
-            path = rule.rule
-            for arg in rule.arguments:
-                path = path.replace(f"<int:{arg}>", values[arg]).replace(f"<{arg}>", values[arg])
-            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            path = urls.build(rule.endpoint, {arg: values[arg] for arg in rule.arguments})
+            for method in sorted(rule.methods):
                 yield method, path
 
 
 def test_without_the_code_every_api_route_but_health_is_refused(coded):
     routes = list(api_routes(coded.application))
-    assert len(routes) >= 7
+    assert len(routes) >= 7 and ("GET", "/api/samples/0") in routes and ("OPTIONS", "/api/forward") in routes
     for method, path in routes:
         r = coded.open(path, method=method, json=GOOD_DIGIT if method == "POST" else None)
         if path == "/api/health":
             assert r.status_code == 200
+        elif method == "HEAD":
+            assert r.status_code == 403 and r.data == b"", path
         else:
             assert r.status_code == 403 and r.get_json()["error"]["code"] == "class_code_required", (method, path)
 
@@ -119,3 +120,42 @@ def test_the_server_header_names_no_library_or_version():
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize("target", ["/\t/evil.example", "/\n/x", "/\r\n/x", "/ /evil", "/\x7f/x"])
+def test_join_refuses_control_characters_in_next(coded, target):
+    r = coded.get("/join", query_string={"code": CODE, "next": target})
+    assert r.status_code == 302 and r.headers["Location"] == "/"
+
+
+def test_a_page_path_with_a_newline_is_a_redirect_not_a_500(coded):
+    r = coded.get("/%0a")
+    assert r.status_code == 302 and r.headers["Location"].startswith("/join")
+    r = coded.get("/?a=1&code=x")                   # the original query stays inside next, encoded
+    assert r.status_code == 302 and "code=x" not in r.headers["Location"].split("next=")[0]
+
+
+def test_codes_are_case_insensitive_strings_and_gated_answers_are_private():
+    app = create_app({**TEST_CONFIG, "CLASS_CODE": 123456})
+    client = app.test_client()
+    assert client.get("/api/model").status_code == 403          # a numeric code works, not a 500
+    assert client.get("/join?code=123456").status_code == 302
+    model = client.get("/api/model")
+    assert model.status_code == 200 and "private" in model.headers["Cache-Control"]
+    assert "public" not in model.headers["Cache-Control"] and "Set-Cookie" not in model.headers
+    lower = create_app({**TEST_CONFIG, "CLASS_CODE": CODE}).test_client()
+    assert lower.get(f"/join?code={CODE.lower()}").status_code == 302 and lower.get("/").status_code == 200
+
+
+def test_an_empty_class_code_is_a_one_line_error(capsys):
+    assert cli.main(["--class-code", " "]) == 2
+    assert "--class-code must not be empty" in capsys.readouterr().err
+
+
+def test_behind_one_address_each_joined_browser_has_its_own_bucket():
+    app = create_app({**TEST_CONFIG, "CLASS_CODE": CODE, "RATE_LIMITS": {"convscope.convolve": (0.001, 2)}})
+    a, b = app.test_client(), app.test_client()
+    for client in (a, b):
+        assert client.get(f"/join?code={CODE}").status_code == 302
+    assert [a.post("/api/convolve", json=LAB).status_code for _ in range(3)] == [200, 200, 429]
+    assert b.post("/api/convolve", json=LAB).status_code == 200       # same address, another browser
