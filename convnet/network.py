@@ -113,8 +113,9 @@ class Network:
             raise ValueError(f"its layer list or card is not valid JSON ({exc})") from None
         if not isinstance(spec, list) or not all(isinstance(layer, dict) for layer in spec):
             raise ValueError("its __spec__ must be a JSON list of layer objects")
-        net = cls(spec, name=card.get("name", path.stem) if isinstance(card, dict) else path.stem,
-                  card=card if isinstance(card, dict) else {})
+        card = card if isinstance(card, dict) else {}
+        name = card.get("name")
+        net = cls(spec, name=name if isinstance(name, str) and name else path.stem, card=card)
         for layer in net.layers:
             for key, value in layer.params.items():
                 if f"{layer.name}.{key}" not in f.files:

@@ -36,13 +36,6 @@ KINDS = {
     "softmax": "softmax",
 }
 REDUCE = {"maxpool": "max", "avgpool": "mean", "l2pool": "l2"}   # how a pool combines its window
-VECTOR_OPS = ("flatten", "dense")                                 # ops whose output is a vector
-
-
-def kinds_with_op(op: str) -> tuple[str, ...]:
-    return tuple(kind for kind, o in KINDS.items() if o == op)
-
-
 @dataclass(frozen=True)
 class Window:
     """A sliding window, per axis (height, width); ``pad`` is (top, bottom, left, right)."""

@@ -83,13 +83,26 @@ def raised_by_the_cache(exc):
     return False
 
 
-def clear_cache(path=None):
-    """Delete Numba's index and data files under ``path`` so that every kernel compiles afresh and
-    is cached again; returns how many files went (OSError if they cannot be removed)."""
-    path = path or os.environ.get("NUMBA_CACHE_DIR") or CACHE_DIR
+def _our_cache_folders():
+    """The folders Numba caches ConvScope's kernels in (one per kernel source folder), nothing else:
+    NUMBA_CACHE_DIR may be shared with other projects."""
+    from numba.core.registry import CPUDispatcher
+    folders = set()
+    for name, module in list(sys.modules.items()):
+        if name.startswith("convscope.kernels"):
+            for value in vars(module).values():
+                cache = getattr(value, "_cache", None) if isinstance(value, CPUDispatcher) else None
+                if getattr(cache, "_cache_path", None):
+                    folders.add(cache._cache_path)
+    return folders
+
+
+def clear_cache():
+    """Delete Numba's index and data files of ConvScope's kernels so that every kernel compiles
+    afresh and is cached again; returns how many files went (OSError if they cannot be removed)."""
     removed = 0
-    for folder, _, names in os.walk(path):
-        for name in names:
+    for folder in _our_cache_folders():
+        for name in os.listdir(folder) if os.path.isdir(folder) else ():
             if name.endswith((".nbi", ".nbc")):
                 os.unlink(os.path.join(folder, name))
                 removed += 1

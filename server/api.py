@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, render_template, request, se
 
 from . import __version__, preprocess, schema, validate
 from .caching import conditional
-from .decode import image_from, read_body
+from .decode import check_encoding, image_from, read_body
 from .errors import ApiError
 from .registry import registry
 
@@ -77,6 +77,7 @@ def forward():
     t0 = time.perf_counter()
     cache, key = current_app.extensions.get("convscope.forward_cache"), None
     if cache is not None and request.mimetype == "application/json":
+        check_encoding(request)   # a body that would be refused is never answered from the cache
         key = cache.key(request.get_data(cache=True), registry().default)
         hit = cache.get(key)
         if hit is not None:   # the same body as before: the same answer (the trace is deterministic)

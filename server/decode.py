@@ -62,12 +62,17 @@ def _field_value(text: str):
         return text
 
 
-def read_body(request: Request) -> tuple[dict, bytes | None]:
-    """(options dict, uploaded file bytes or None)."""
+def check_encoding(request: Request) -> None:
+    """415 for a compressed body: bodies are read as sent (and cached by their bytes)."""
     encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
     if encoding not in ("", "identity"):
         raise ApiError(415, "unsupported_encoding", f"Request bodies compressed with Content-Encoding "
                        f"{encoding!r} are not accepted; send the body uncompressed.")
+
+
+def read_body(request: Request) -> tuple[dict, bytes | None]:
+    """(options dict, uploaded file bytes or None)."""
+    check_encoding(request)
     if request.mimetype == "multipart/form-data":
         fields = {k: _field_value(v) for k, v in request.form.items() if k != "params"}
         if "params" in request.form:

@@ -122,7 +122,7 @@ def load_model(path: Path):
         raise ModelLoadError(f"model file not found: {path}")
     try:
         return convnet.Network.load(path)
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, TypeError) as exc:   # TypeError: a spec value of the wrong type
         raise ModelLoadError(f"cannot read model {path}: {exc}") from None
 
 

@@ -37,13 +37,17 @@ def test_a_corrupt_cache_is_cleared_and_rebuilt(tmp_path):
     assert any(p.suffix == ".nbi" for p in files)
     for p in files:                       # every index and data file truncated to garbage
         p.write_bytes(b"\x80\x04garbage")
+    neighbour = cache / "another_project_abc" / "mod.f-1.py311.nbi"   # a shared NUMBA_CACHE_DIR
+    neighbour.parent.mkdir()
+    neighbour.write_bytes(b"not ours")
     second = start(cache)
     assert second["status"] == 200 and second["label"] == first["label"]
     assert "the Numba cache was unreadable" in second["lines"] and "compiling afresh" in second["lines"]
     assert second["lines"].count("\n") == 1                 # still one progress line
+    assert neighbour.read_bytes() == b"not ours"            # another project's cache is left alone
     third = start(cache)                                    # rebuilt: loads cleanly now
     assert third["status"] == 200 and "unreadable" not in third["lines"]
-    assert all(p.read_bytes() != b"\x80\x04garbage" for p in cache_files(cache))
+    assert all(p.read_bytes() != b"\x80\x04garbage" for p in cache_files(cache) if p != neighbour)
 
 
 def test_an_unwritable_cache_folder_is_said_and_the_server_still_answers(tmp_path):

@@ -51,13 +51,25 @@ def test_any_change_to_the_body_is_a_miss(cached):
 
 
 def test_errors_and_uploads_are_never_cached(cached):
+    import io
+
+    from PIL import Image
     for _ in range(2):
         r = cached.post("/api/forward", json={"image": [[2.0]]})
         assert r.status_code == 400 and "X-ConvScope-Cache" not in r.headers
-    import io
-    for _ in range(2):
-        r = cached.post("/api/forward", data={"file": (io.BytesIO(b"\x89PNG broken"), "x.png")})
-        assert r.status_code == 400
+    buf = io.BytesIO()
+    Image.new("L", (28, 28)).save(buf, format="PNG")
+    for _ in range(2):   # a multipart body has a fresh boundary each time: never looked up
+        r = cached.post("/api/forward", data={"file": (io.BytesIO(buf.getvalue()), "x.png")})
+        assert r.status_code == 200 and r.headers["X-ConvScope-Cache"] == "off"
+
+
+def test_a_cached_body_sent_compressed_is_still_refused(cached):
+    import json
+    assert cached.post("/api/forward", json=DIGIT).headers["X-ConvScope-Cache"] == "miss"
+    r = cached.post("/api/forward", data=json.dumps(DIGIT), content_type="application/json",
+                    headers={"Content-Encoding": "gzip"})
+    assert r.status_code == 415 and r.get_json()["error"]["code"] == "unsupported_encoding"
 
 
 def test_the_cache_is_bounded_by_bytes_and_count_and_drops_the_oldest():

@@ -109,6 +109,11 @@ def bad_model_files(tmp_path):
         '[{"kind": "input", "name": "input", "shape": [1, 8, 8]}, '
         '{"kind": "conv", "name": "c", "out_channels": 2, "kernel": [9, 9]}]'))
     out["misfit"] = (tmp_path / "misfit.npz", "does not fit the padded 8×8 input")
+    for name, spec in (("shape", '[{"kind": "input", "name": "input", "shape": 5}]'),
+                       ("units", '[{"kind": "input", "name": "input", "shape": [4]}, '
+                                 '{"kind": "dense", "name": "d", "units": null}]')):
+        np.savez(tmp_path / f"wrongtype-{name}.npz", __spec__=np.array(spec))
+        out[f"wrongtype-{name}"] = (tmp_path / f"wrongtype-{name}.npz", "cannot read model")
     return out
 
 

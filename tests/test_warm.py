@@ -48,7 +48,8 @@ digit = np.zeros((28, 28)); digit[4:24, 12:16] = 1
 for extra in ({}, {"encoding": "base64"}, {"preprocess": "none"}, {"steps": True}):
     statuses.append(client.post("/api/forward", json={"image": digit.tolist(), **extra}).status_code)
 after = signatures()
-print(json.dumps({"lines": lines, "statuses": statuses,
+posts = sorted(r.rule for r in app.url_map.iter_rules() if "POST" in r.methods and r.rule.startswith("/api/"))
+print(json.dumps({"lines": lines, "statuses": statuses, "posts": posts,
                   "new": {k: (before.get(k, 0), n) for k, n in after.items() if n != before.get(k, 0)}}))
 '''
 
@@ -63,6 +64,15 @@ def probe():
 def test_no_request_compiles_after_the_warm_up(probe):
     assert set(probe["statuses"]) == {200}, probe["statuses"]
     assert probe["new"] == {}, f"compiled after the warm-up (dispatcher: (before, after)): {probe['new']}"
+
+
+PROBED = ["/api/convolve", "/api/forward"]   # the routes the probe above calls with every option
+
+
+def test_every_computing_route_is_probed(probe):
+    """A new POST route (one that computes) fails here until the probe calls it: its kernels must
+    join Registry.warmups and this list."""
+    assert probe["posts"] == PROBED
 
 
 def test_the_warm_up_reports_on_one_line(probe):

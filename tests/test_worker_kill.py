@@ -15,7 +15,8 @@ import pytest
 IMAGE = [[0.0] * 28 for _ in range(28)]
 for _row in range(4, 24):
     IMAGE[_row][13] = 1.0
-BODY = json.dumps({"image": IMAGE}).encode()
+COUNTER = iter(range(10**9))   # a fresh body each time (unknown keys are ignored): no cache hits,
+                               # every request runs the trace on a worker
 
 
 def free_port():
@@ -32,9 +33,11 @@ def workers_of(pid):
 def forward(port):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        conn.request("POST", "/api/forward", BODY, {"Content-Type": "application/json"})
+        body = json.dumps({"image": IMAGE, "n": next(COUNTER)}).encode()
+        conn.request("POST", "/api/forward", body, {"Content-Type": "application/json"})
         r = conn.getresponse()
-        return r.status == 200 and json.loads(r.read())["prediction"] is not None
+        return (r.status == 200 and r.getheader("X-ConvScope-Cache") == "miss"
+                and json.loads(r.read())["prediction"] is not None)
     except (OSError, http.client.HTTPException):
         return False
     finally:
