@@ -121,14 +121,36 @@ def train(args) -> tuple[Network, dict]:
     return net, card
 
 
+def _unwritable(path) -> str | None:
+    """None if a file can be written next to ``path`` (its folder is made if missing), else why not."""
+    import tempfile
+    from pathlib import Path
+    folder = Path(path).resolve().parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
 def run(args) -> int:
     """Train with ``args`` (a namespace of the command's options), write weights + card; the exit status."""
+    problem = _unwritable(args.out)
+    if problem:   # say so now, not after the whole training run
+        print(f"convscope train: error: cannot write {args.out}: {problem}", file=sys.stderr)
+        return 2
     try:
         net, card = train(args)
     except mnist.MnistUnavailable as exc:
         print(f"convscope train: error: {exc}", file=sys.stderr)
         return 2
-    net.save(args.out, card)
+    try:
+        net.save(args.out, card)
+    except OSError as exc:   # the disk filled or the folder went away: the old file is untouched
+        print(f"convscope train: error: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     print(f"test accuracy {100 * card['test_accuracy']:.2f}% — wrote {args.out}")
     print(format_confusion(np.array(card["confusion_matrix"])))
     return 0

@@ -4,7 +4,6 @@ import pytest
 
 from convscope.convnet import architecture
 from convscope.convnet.layers import TRACE_FUSIONS, TRAIN_FUSIONS, chains
-from convscope.kernels.geometry import conv_output_size, resolve_padding
 from convscope.layerspec import KINDS, REDUCE, resolve
 
 INPUT = {"name": "input", "kind": "input", "shape": [3, 17, 12]}
@@ -29,17 +28,19 @@ def test_lenet_vocabulary():
     assert stack[2].vocabulary()["window"] is None and "reduce" not in stack[2].vocabulary()
 
 
-@pytest.mark.parametrize("padding, stride, dilation", [
-    ("same", (2, 3), (1, 1)), ("valid", (1, 1), (2, 1)), (1, (2, 2), (1, 2)), ((0, 2, 1, 3), (3, 1), (1, 1)),
+@pytest.mark.parametrize("padding, stride, dilation, pad, out_hw", [
+    # worked by hand for a 3×2 kernel on 17×12: out = ⌊(n + p − d·(k − 1) − 1) / s⌋ + 1
+    ("same", (2, 3), (1, 1), (1, 1, 0, 0), (9, 4)),          # ⌈17/2⌉, ⌈12/3⌉; height pads 8·2 + 3 − 17 = 2
+    ("valid", (1, 1), (2, 1), (0, 0, 0, 0), (13, 11)),       # 17 − 2·2, 12 − 1
+    (1, (2, 2), (1, 2), (1, 1, 1, 1), (9, 6)),               # ⌊16/2⌋ + 1, ⌊11/2⌋ + 1
+    ((0, 2, 1, 3), (3, 1), (1, 1), (0, 2, 1, 3), (6, 15)),   # ⌊16/3⌋ + 1, 16 − 1
 ])
-def test_conv_window_is_resolved_against_its_input(padding, stride, dilation):
+def test_conv_window_is_resolved_against_its_input(padding, stride, dilation, pad, out_hw):
     conv = {"name": "c", "kind": "conv", "out_channels": 4, "kernel": [3, 2], "stride": list(stride),
             "padding": padding, "dilation": list(dilation)}
     ls = resolve([INPUT, conv])[1]
-    pad = resolve_padding(padding, (3, 2), dilation, stride, input_size=(17, 12))
     assert ls.window.pad == pad and ls.window.stride == stride and ls.window.dilation == dilation
-    assert ls.out_shape == (4, conv_output_size(17, 3, stride[0], pad[0] + pad[1], dilation[0]),
-                            conv_output_size(12, 2, stride[1], pad[2] + pad[3], dilation[1]))
+    assert ls.out_shape == (4, *out_hw)
     assert ls.hyper() == {"out_channels": 4, "kernel": [3, 2], "stride": list(stride), "pad": list(pad),
                           "dilation": list(dilation)}
 

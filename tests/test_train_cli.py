@@ -94,3 +94,12 @@ def test_evaluate_a_missing_model_is_one_line(tmp_path, capsys):
     assert evaluate_cli.main(["--model", str(tmp_path / "nope.npz"), "--data-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("convscope evaluate: error: cannot read") and err.count("\n") == 1
+
+
+def test_an_unwritable_output_is_refused_before_training(tmp_path, capsys):
+    from convscope.convnet import train as train_cli
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert train_cli.main(["--epochs", "1", "--out", str(blocker / "sub" / "model.npz")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot write" in err and "Traceback" not in err

@@ -114,3 +114,23 @@ test("getJSON turns the API's error body into an ApiError", async (t) => {
   }));
   await assert.rejects(getJSON("/api/y"), (e) => e.code === "bad_json");
 });
+
+test("a 403 class_code_required sends the browser back to the join form, then here", async (t) => {
+  const went = [];
+  globalThis.location = { pathname: "/kernels", search: "", hash: "#k=sobel", assign: (u) => went.push(u) };
+  t.after(() => delete globalThis.location);
+  t.mock.method(globalThis, "fetch", async () => ({
+    ok: false,
+    status: 403,
+    json: async () => ({ error: { code: "class_code_required", message: "enter the code" } }),
+  }));
+  await assert.rejects(getJSON("/api/model"), (e) => e instanceof ApiError && e.status === 403);
+  assert.deepEqual(went, ["/join?next=%2Fkernels%23k%3Dsobel"]);
+  t.mock.method(globalThis, "fetch", async () => ({
+    ok: false,
+    status: 403,
+    json: async () => ({ error: { code: "forbidden", message: "another 403" } }),
+  }));
+  await assert.rejects(getJSON("/api/model"));
+  assert.equal(went.length, 1); // only that code navigates
+});

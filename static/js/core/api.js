@@ -18,6 +18,16 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * A server started with --class-code answers 403 class_code_required once this browser's session
+ * has ended (the server restarted, the browser was closed): back to the join form, then here again.
+ */
+function rejoin() {
+  if (typeof location === "undefined") return; // not in a browser (node's unit tests)
+  const here = location.pathname + location.search + location.hash;
+  location.assign(`/join?next=${encodeURIComponent(here)}`);
+}
+
 async function parse(response, url) {
   let body = null;
   try {
@@ -28,6 +38,7 @@ async function parse(response, url) {
   }
   if (!response.ok) {
     const e = (body && body.error) || {};
+    if (e.code === "class_code_required") rejoin();
     throw new ApiError(
       response.status,
       e.code || "http_error",
