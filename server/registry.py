@@ -69,7 +69,7 @@ class Registry:
             say(notice)
         if steps:
             say("ConvScope: preparing the kernels (the first start after an install compiles them, "
-                "about a minute; later starts load them in a second):")
+                "about half a minute; later starts load them in a second):")
         for label, call in steps:
             say(f" {label}…")
             _run_guarding_the_cache(call, say)
