@@ -18,6 +18,13 @@ TEST_CONFIG = {"TESTING": True, "MODEL_PATHS": MODEL_PATHS, "WARM_JIT": False, "
 
 
 @pytest.fixture
+def test_config():
+    """A copy of TEST_CONFIG for tests that build their own app (import it from no module: two
+    conftest.py files share that name)."""
+    return dict(TEST_CONFIG)
+
+
+@pytest.fixture
 def app():
     return create_app(dict(TEST_CONFIG))
 

@@ -4,14 +4,13 @@ import pytest
 
 from convscope.server import create_app
 from convscope.server.caching import ForwardCache
-from conftest import TEST_CONFIG
 
 DIGIT = {"image": [[0.0] * 8] + [[0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0]] * 6 + [[0.0] * 8]}
 
 
 @pytest.fixture
-def cached():
-    return create_app({**TEST_CONFIG, "FORWARD_CACHE_BYTES": 1 << 20}).test_client()
+def cached(test_config):
+    return create_app({**test_config, "FORWARD_CACHE_BYTES": 1 << 20}).test_client()
 
 
 @pytest.mark.parametrize("path", ["/api/model", "/api/model/layers/conv1/weights", "/api/samples",

@@ -6,7 +6,6 @@ import urllib.request
 import pytest
 
 from convscope.server import cli, create_app, serving
-from conftest import TEST_CONFIG
 
 CODE = "K7P2QX"
 GOOD_DIGIT = {"image": [[0.0] * 8] + [[0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0]] * 6 + [[0.0] * 8]}
@@ -14,8 +13,8 @@ LAB = {"image": [[0.0, 0.5, 1.0]] * 5, "kernel": [[1]]}
 
 
 @pytest.fixture
-def coded():
-    return create_app({**TEST_CONFIG, "CLASS_CODE": CODE}).test_client()
+def coded(test_config):
+    return create_app({**test_config, "CLASS_CODE": CODE}).test_client()
 
 
 def api_routes(app):
@@ -71,8 +70,8 @@ def test_a_link_with_the_code_joins_in_one_click(coded):
     assert r.status_code == 302 and coded.get("/api/model").status_code == 200
 
 
-def test_expensive_routes_are_rate_limited_per_client(monkeypatch):
-    app = create_app({**TEST_CONFIG, "RATE_LIMITS": {"convscope.convolve": (1.0, 3)}})
+def test_expensive_routes_are_rate_limited_per_client(test_config, monkeypatch):
+    app = create_app({**test_config, "RATE_LIMITS": {"convscope.convolve": (1.0, 3)}})
     now = [1000.0]
     app.extensions["convscope.lan"]["convscope.convolve"].clock = lambda: now[0]
     client = app.test_client()
@@ -102,8 +101,8 @@ def test_an_automatic_class_code_is_six_unambiguous_characters():
     assert all(len(c) == 6 and not set(c) & set("01OI") for c in codes)
 
 
-def test_the_server_header_names_no_library_or_version():
-    app = create_app(dict(TEST_CONFIG))
+def test_the_server_header_names_no_library_or_version(test_config):
+    app = create_app(dict(test_config))
     server = serving.make_werkzeug(app, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -135,15 +134,15 @@ def test_a_page_path_with_a_newline_is_a_redirect_not_a_500(coded):
     assert r.status_code == 302 and "code=x" not in r.headers["Location"].split("next=")[0]
 
 
-def test_codes_are_case_insensitive_strings_and_gated_answers_are_private():
-    app = create_app({**TEST_CONFIG, "CLASS_CODE": 123456})
+def test_codes_are_case_insensitive_strings_and_gated_answers_are_private(test_config):
+    app = create_app({**test_config, "CLASS_CODE": 123456})
     client = app.test_client()
     assert client.get("/api/model").status_code == 403          # a numeric code works, not a 500
     assert client.get("/join?code=123456").status_code == 302
     model = client.get("/api/model")
     assert model.status_code == 200 and "private" in model.headers["Cache-Control"]
     assert "public" not in model.headers["Cache-Control"] and "Set-Cookie" not in model.headers
-    lower = create_app({**TEST_CONFIG, "CLASS_CODE": CODE}).test_client()
+    lower = create_app({**test_config, "CLASS_CODE": CODE}).test_client()
     assert lower.get(f"/join?code={CODE.lower()}").status_code == 302 and lower.get("/").status_code == 200
 
 
@@ -152,8 +151,8 @@ def test_an_empty_class_code_is_a_one_line_error(capsys):
     assert "--class-code must not be empty" in capsys.readouterr().err
 
 
-def test_behind_one_address_each_joined_browser_has_its_own_bucket():
-    app = create_app({**TEST_CONFIG, "CLASS_CODE": CODE, "RATE_LIMITS": {"convscope.convolve": (0.001, 2)}})
+def test_behind_one_address_each_joined_browser_has_its_own_bucket(test_config):
+    app = create_app({**test_config, "CLASS_CODE": CODE, "RATE_LIMITS": {"convscope.convolve": (0.001, 2)}})
     a, b = app.test_client(), app.test_client()
     for client in (a, b):
         assert client.get(f"/join?code={CODE}").status_code == 302
