@@ -49,6 +49,9 @@ def parse_args(argv=None):
     p.add_argument("--encoding", choices=["json", "base64", "both"], default="both",
                    help="response encoding of the load test (default both, one after the other on the same server)")
     p.add_argument("--no-load", action="store_true", help="skip the load test")
+    p.add_argument("--cache", action="store_true",
+                   help="leave the server's forward cache on (default off: this bench repeats one body, which "
+                        "the cache would answer from memory; bench_cache.py measures the cache)")
     p.add_argument("--python-load", action="store_true", help="use the Python load generator even if wrk exists")
     return p.parse_args(argv)
 
@@ -82,7 +85,8 @@ def in_process(args) -> None:
     from convscope.server.preprocess import mnist
     from convscope.server.decode import image_from
     import orjson
-    app = create_app({"MODEL_PATHS": [args.model] if args.model else None, "WARM_LAB": False})
+    app = create_app({"MODEL_PATHS": [args.model] if args.model else None, "WARM_LAB": False,
+                      "FORWARD_CACHE_BYTES": (32 << 20) if args.cache else 0})
     client = app.test_client()
     for encoding in schema.ENCODINGS:
         body = make_body(args.payload, encoding)
@@ -134,7 +138,8 @@ def start_server(args, port: int) -> subprocess.Popen:
            "--workers", str(args.workers), "--threads", str(args.threads)]
     if args.model:
         cmd += ["--model", args.model]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env = dict(os.environ, **({} if args.cache else {"CONVSCOPE_FORWARD_CACHE_BYTES": "0"}))
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 120
     while time.time() < deadline:
         try:
