@@ -27,6 +27,18 @@ function grid(rows, { title, cls = "", mark = null, sign = false } = {}) {
   return wrap;
 }
 
+/** "Σ … + bias … = value  (server: …)": the last line of a conv's and a dense unit's arithmetic. */
+const sumLine = (x, label) =>
+  eq([
+    ["", label],
+    ["num", f(x.sum, 4)],
+    ["", " + bias "],
+    ["num", f(x.bias, 4)],
+    ["", " = "],
+    ["num big", f(x.computed, 4)],
+    ["", `  (server: ${f(x.value, 4)})`],
+  ]);
+
 const eq = (parts) => {
   const p = el("p", "equation");
   for (const [cls, text] of parts) p.append(cls ? el("span", cls, text) : document.createTextNode(text));
@@ -90,17 +102,7 @@ const RENDER = {
       );
       body.append(row);
     }
-    body.append(
-      eq([
-        ["", "Σ products "],
-        ["num", f(x.sum, 4)],
-        ["", " + bias "],
-        ["num", f(x.bias, 4)],
-        ["", " = "],
-        ["num big", f(x.computed, 4)],
-        ["", `  (server: ${f(x.value, 4)})`],
-      ]),
-    );
+    body.append(sumLine(x, "Σ products "));
     const a = activationLine(x);
     if (a) body.append(a);
   },
@@ -122,18 +124,7 @@ const RENDER = {
       });
       table.append(tr);
     }
-    body.append(
-      table,
-      eq([
-        ["", `Σ all ${x.terms.length} products `],
-        ["num", f(x.sum, 4)],
-        ["", " + bias "],
-        ["num", f(x.bias, 4)],
-        ["", " = "],
-        ["num big", f(x.computed, 4)],
-        ["", `  (server: ${f(x.value, 4)})`],
-      ]),
-    );
+    body.append(table, sumLine(x, `Σ all ${x.terms.length} products `));
     const a = activationLine(x);
     if (a) body.append(a);
   },

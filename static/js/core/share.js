@@ -5,26 +5,24 @@
  * createShareBox(container, {getUrl() → string, label}) → {element, copy()}
  */
 
+import { el } from "./dom.js";
+
 export function createShareBox(container, { getUrl, label = "Copy link" }) {
-  const root = document.createElement("div");
-  root.className = "share";
-  const button = document.createElement("button");
-  button.type = "button";
-  button.className = "share-copy btn";
-  button.id = "copy-link";
-  button.textContent = label;
-  button.setAttribute("aria-controls", "share-url");
-  const field = document.createElement("input");
-  field.type = "text";
-  field.readOnly = true;
-  field.id = "share-url";
-  field.className = "share-url";
-  field.hidden = true;
-  field.setAttribute("aria-label", "Link to this view");
-  const note = document.createElement("span");
-  note.className = "share-note";
-  note.setAttribute("role", "status");
-  root.append(button, field, note);
+  const button = el(
+    "button",
+    { type: "button", class: "share-copy btn", id: "copy-link", "aria-controls": "share-url" },
+    label,
+  );
+  const field = el("input", {
+    type: "text",
+    readOnly: true,
+    id: "share-url",
+    class: "share-url",
+    hidden: true,
+    "aria-label": "Link to this view",
+  });
+  const note = el("span", { class: "share-note", role: "status" });
+  const root = el("div", "share", button, field, note);
   container.append(root);
 
   async function tryClipboard(text) {
