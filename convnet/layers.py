@@ -53,18 +53,31 @@ class Conv(Layer):
         self.kernel, self.stride, self.pad, self.dilation = w.kernel, w.stride, w.pad, w.dilation
         self.mask = (np.ones((c_out, c_in), np.float32) if spec.connections is None
                      else np.ascontiguousarray(spec.connections, dtype=np.float32))
-        self.params = {"weight": np.zeros((c_out, c_in, *self.kernel), np.float32),
-                       "bias": np.zeros(c_out, np.float32)}
+        self.params = {"weight": np.zeros((c_out, c_in, *self.kernel), np.float32)}
+        self.zero_bias = np.zeros(c_out, np.float32)   # what a layer without a bias adds
+        if spec.bias:
+            self.params["bias"] = np.zeros(c_out, np.float32)
+
+    @property
+    def bias(self):
+        return self.params.get("bias", self.zero_bias)
 
     def init(self, rng):
         # He initialisation over the inputs each output map actually reads.
         fan_in = self.mask.sum(axis=1, keepdims=True)[:, :, None, None] * self.kernel[0] * self.kernel[1]
         w = rng.standard_normal(self.params["weight"].shape) * np.sqrt(2.0 / fan_in)
         self.params["weight"] = (w * self.mask[:, :, None, None]).astype(np.float32)
-        self.params["bias"] = np.zeros_like(self.params["bias"])
+        if "bias" in self.params:
+            self.params["bias"] = np.zeros_like(self.params["bias"])
 
     def _args(self):
-        return self.params["weight"], self.params["bias"], self.stride, self.pad, self.dilation, self.mask
+        return self.params["weight"], self.bias, self.stride, self.pad, self.dilation, self.mask
+
+    def _grads(self, dw, db):
+        g = {"weight": dw * self.mask[:, :, None, None]}
+        if "bias" in self.params:
+            g["bias"] = db
+        return g
 
     def plan(self):
         return K.conv2d, self._args(), False
@@ -89,7 +102,7 @@ class Conv(Layer):
         else:
             dx, (dw, db) = None, K.conv2d_relu_max_pool2d_backward_params_batch(
                 x, w, dq, pooled, winners, s, p, d, m)
-        return dx, {"weight": dw * m[:, :, None, None], "bias": db}
+        return dx, self._grads(dw, db)
 
     def backward_batch(self, x, dy, need_dx=True):
         """need_dx=False (no trainable layer before this one) skips dx and returns None for it."""
@@ -98,32 +111,45 @@ class Conv(Layer):
             dx, dw, db = K.conv2d_backward_batch(x, w, dy, s, p, d, m)
         else:
             dx, (dw, db) = None, K.conv2d_backward_params_batch(x, w, dy, s, p, d, m)
-        return dx, {"weight": dw * m[:, :, None, None], "bias": db}
+        return dx, self._grads(dw, db)
 
 
 class Pool(Layer):
+    """Max, average (padding counted or not), L2 and the global pools (one window over the map)."""
+
     def __init__(self, spec):
         super().__init__(spec)
         self.size, self.stride, self.pad = spec.window.kernel, spec.window.stride, spec.window.pad
+        self.reduce = spec.reduce
+        self.exclusive = spec.reduce == "mean" and not spec.count_pad
+        self.pairs = spec.reduce == "max"   # returns (y, winners)
+
+    def _kernels(self):
+        if self.reduce == "max":
+            return K.max_pool2d, K.max_pool2d_batch
+        if self.reduce == "l2":
+            return K.l2_pool2d, K.l2_pool2d_batch
+        if self.exclusive:
+            return K.avg_pool2d_exclusive, K.avg_pool2d_exclusive_batch
+        return K.avg_pool2d, K.avg_pool2d_batch
 
     def plan(self):
-        fn = {"maxpool": K.max_pool2d, "avgpool": K.avg_pool2d, "l2pool": K.l2_pool2d}[self.kind]
-        return fn, (self.size, self.stride, self.pad), self.kind == "maxpool"
+        return self._kernels()[0], (self.size, self.stride, self.pad), self.pairs
 
     def forward_batch(self, x):
-        if self.kind == "maxpool":
-            y, winners = K.max_pool2d_batch(x, self.size, self.stride, self.pad)
-            return y, winners
-        if self.kind == "avgpool":
-            return K.avg_pool2d_batch(x, self.size, self.stride, self.pad), None
-        y = K.l2_pool2d_batch(x, self.size, self.stride, self.pad)
-        return y, (x, y)
+        y = self._kernels()[1](x, self.size, self.stride, self.pad)
+        if self.reduce == "max":
+            return y
+        return y, ((x, y) if self.reduce == "l2" else None)
 
     def backward_batch(self, cache, dy):
         hw = self.in_shape[1:]
-        if self.kind == "maxpool":
+        if self.reduce == "max":
             return K.max_pool2d_backward_batch(dy, cache, hw), {}
-        if self.kind == "avgpool":
+        if self.reduce == "mean":
+            if self.exclusive:
+                raise NotImplementedError(f"{self.name}: training through an average pool that does not "
+                                          "count its padding is not supported (inference only)")
             return K.avg_pool2d_backward_batch(dy, hw, self.size, self.stride, self.pad), {}
         x, y = cache
         return K.l2_pool2d_backward_batch(x, y, dy, self.size, self.stride, self.pad), {}
@@ -137,16 +163,73 @@ class Activation(Layer):
         self._fwd, self._bwd = fwd, bwd
 
     def _call(self, fn, *args):
-        return fn(*args, self.alpha) if self.kind == "leaky_relu" else fn(*args)
+        return fn(*args, self.alpha) if self.kind in K.TAKES_ALPHA else fn(*args)
 
     def plan(self):
-        return self._fwd, ((self.alpha,) if self.kind == "leaky_relu" else ()), False
+        return self._fwd, ((self.alpha,) if self.kind in K.TAKES_ALPHA else ()), False
 
     def forward_batch(self, x):
         return self._call(self._fwd, x), x
 
     def backward_batch(self, x, dy):
         return self._call(self._bwd, x, dy), {}
+
+
+class Affine(Layer):
+    """Per-channel constant arithmetic (kernels/channelwise.py): ``batchnorm`` (inference form; its
+    gamma, beta, running mean and variance are weights of the file) and ``normalize`` (the input
+    normalisation a model expects; its steps are part of the spec).  ``steps()`` is what the
+    arithmetic panel shows: (op, label, per-channel values) in the order they are applied."""
+
+    def __init__(self, spec):
+        super().__init__(spec)
+        c = self.in_shape[0]
+        self.eps = float(spec.source.get("eps", 1e-5))
+        if self.kind == "batchnorm":
+            self.params = {"gamma": np.ones(c, np.float32), "beta": np.zeros(c, np.float32),
+                           "mean": np.zeros(c, np.float32), "var": np.ones(c, np.float32)}
+
+    def steps(self) -> list[tuple[str, str, np.ndarray]]:
+        if self.kind == "batchnorm":
+            p = self.params
+            std = np.sqrt(p["var"] + np.float32(self.eps)).astype(np.float32)
+            return [("sub", "running mean μ", p["mean"]), ("div", "√(σ² + ε)", std),
+                    ("mul", "γ", p["gamma"]), ("add", "β", p["beta"])]
+        words = {"sub": "subtract", "div": "divide by", "mul": "multiply by", "add": "add"}
+        return [(st["op"], words[st["op"]], np.asarray(st["value"], np.float32))
+                for st in self.spec.source["steps"]]
+
+    def _codes(self):
+        # Rebuilt per call (a few µs): batch-norm parameters are replaced when a file is loaded.
+        steps = self.steps()
+        codes = np.array([K.CHANNEL_CODES[op] for op, _, _ in steps], np.int64)
+        values = np.ascontiguousarray(np.stack([v for _, _, v in steps]), dtype=np.float32)
+        return codes, values
+
+    def plan(self):
+        return _ChannelSteps(self), (), False
+
+    def forward_batch(self, x):
+        return K.channel_steps_batch(x, *self._codes()), None
+
+    def backward_batch(self, cache, dy):
+        if self.kind == "batchnorm":
+            raise NotImplementedError(f"{self.name}: training batch normalisation is not supported "
+                                      "(ConvScope runs it in its inference form)")
+        return K.channel_steps_backward_batch(dy, *self._codes()), {}
+
+
+class _ChannelSteps:
+    """The trace's call for an Affine layer, with its constants packed once, when first called
+    (after Network.load has put the file's parameters in place)."""
+
+    def __init__(self, layer):
+        self.layer, self.packed = layer, None
+
+    def __call__(self, x):
+        if self.packed is None:
+            self.packed = self.layer._codes()
+        return K.channel_steps(x, *self.packed)
 
 
 class Flatten(Layer):
@@ -164,24 +247,31 @@ class Dense(Layer):
     def __init__(self, spec):
         super().__init__(spec)
         units = self.out_shape[0]
-        self.params = {"weight": np.zeros((units, self.in_shape[0]), np.float32),
-                       "bias": np.zeros(units, np.float32)}
+        self.params = {"weight": np.zeros((units, self.in_shape[0]), np.float32)}
+        self.zero_bias = np.zeros(units, np.float32)
+        if spec.bias:
+            self.params["bias"] = np.zeros(units, np.float32)
+
+    @property
+    def bias(self):
+        return self.params.get("bias", self.zero_bias)
 
     def init(self, rng):
         fan_in = self.in_shape[0]
         self.params["weight"] = (rng.standard_normal(self.params["weight"].shape)
                                  * np.sqrt(2.0 / fan_in)).astype(np.float32)
-        self.params["bias"] = np.zeros_like(self.params["bias"])
+        if "bias" in self.params:
+            self.params["bias"] = np.zeros_like(self.params["bias"])
 
     def plan(self):
-        return K.dense, (self.params["weight"], self.params["bias"]), False
+        return K.dense, (self.params["weight"], self.bias), False
 
     def forward_batch(self, x):
-        return K.dense_batch(x, self.params["weight"], self.params["bias"]), x
+        return K.dense_batch(x, self.params["weight"], self.bias), x
 
     def backward_batch(self, x, dy):
         dx, dw, db = K.dense_backward_batch(x, self.params["weight"], dy)
-        return dx, {"weight": dw, "bias": db}
+        return dx, ({"weight": dw, "bias": db} if "bias" in self.params else {"weight": dw})
 
 
 class Softmax(Layer):
@@ -192,7 +282,7 @@ class Softmax(Layer):
         return K.softmax_batch(x), None
 
 
-OP_CLASSES = {"input": Input, "conv": Conv, "pool": Pool, "activation": Activation,
+OP_CLASSES = {"input": Input, "conv": Conv, "pool": Pool, "activation": Activation, "affine": Affine,
               "flatten": Flatten, "dense": Dense, "softmax": Softmax}
 
 
@@ -226,7 +316,7 @@ def trace_plan(layers: list[Layer]) -> list[tuple]:
                           (*la._args(), pool.size, pool.stride, pool.pad), 4))
         elif n == 2:
             fn = K.dense_relu if kinds[1] == "relu" else K.dense_softmax
-            steps.append((names, kinds, fn, (la.params["weight"], la.params["bias"]), 2))
+            steps.append((names, kinds, fn, (la.params["weight"], la.bias), 2))
         else:
             fn, args, pair = la.plan()
             steps.append((names, kinds, fn, args, 2 if pair else 1))

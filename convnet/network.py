@@ -1,7 +1,7 @@
 """The network: an ordered list of layers, its forward trace, batch prediction, gradients and files.
 
-Shapes: one image is (1, 32, 32) float32 in [0, 1] (white ink on black, as MNIST); a batch is
-(N, 1, 32, 32).  Weight files are ``.npz`` holding ``<layer>.<param>`` arrays plus the spec and the
+Shapes: one image is the model's input shape (C, H, W) float32 in [0, 1] (LeNet: (1, 32, 32),
+white ink on black, as MNIST); a batch is (N, C, H, W).  Weight files are ``.npz`` holding ``<layer>.<param>`` arrays plus the spec and the
 model card as JSON strings, so a single file is the whole model; a readable ``.card.json`` sits beside.
 """
 from __future__ import annotations
@@ -155,7 +155,7 @@ class Network:
             if n_out == 1:
                 x = outs
                 acts.append(Activation(names[0], kinds[0], x))
-            elif n_out == 2 and kinds[0] == "maxpool":
+            elif n_out == 2 and len(names) == 1:   # a max pool alone: (y, winners)
                 x = outs[0]
                 acts.append(Activation(names[0], kinds[0], x, outs[1]))
             else:
@@ -188,6 +188,8 @@ class Network:
 
     def logits_batch(self, x: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(x, dtype=np.float32)
+        if x.shape[1:] != self.input_shape:
+            raise ValueError(f"a batch must have shape (N, {', '.join(map(str, self.input_shape))}), got {x.shape}")
         for layer in self._train_layers:
             x, _ = layer.forward_batch(x)
         return x
@@ -203,6 +205,8 @@ class Network:
         chains, first = self._train_fusions()
         layers = self._train_layers
         x = np.ascontiguousarray(x, dtype=np.float32)
+        if x.shape[1:] != self.input_shape:   # the kernels trust their shapes: check them here
+            raise ValueError(f"a batch must have shape (N, {', '.join(map(str, self.input_shape))}), got {x.shape}")
         caches = [None] * len(layers)
         i = 0
         while i < len(layers):
@@ -265,6 +269,9 @@ class Network:
                      "receptive_field": {k: [int(v) for v in rf[k]] for k in ("size", "jump", "offset")}}
             if ls.op == "conv":
                 entry["connections"] = self._by_name[ls.name].mask.astype(int).tolist()
+            if ls.op == "affine":   # the per-channel constants, for the arithmetic panel
+                entry["steps"] = [{"op": op, "label": label, "values": values}
+                                  for op, label, values in self._by_name[ls.name].steps()]
             out.append(entry)
         return out
 

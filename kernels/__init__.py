@@ -7,11 +7,13 @@ from .conv_relu_pool import conv2d_relu_max_pool2d_backward_params_batch
 from .conv_lab import conv2d_parallel, conv2d_depthwise
 from .pool import max_pool2d, max_pool2d_backward, max_pool2d_batch, max_pool2d_backward_batch
 from .pool import avg_pool2d, avg_pool2d_backward, avg_pool2d_batch, avg_pool2d_backward_batch
+from .pool import avg_pool2d_exclusive, avg_pool2d_exclusive_batch
+from .channelwise import CODES as CHANNEL_CODES, channel_steps, channel_steps_batch, channel_steps_backward, channel_steps_backward_batch
 from .pool import l2_pool2d, l2_pool2d_backward, l2_pool2d_batch, l2_pool2d_backward_batch
 from .affine import affine_warp_batch, random_affine_mats
 from .activations import ACTIVATIONS, TAKES_ALPHA, relu, relu_backward, leaky_relu, leaky_relu_backward
 from .activations import sigmoid, sigmoid_backward, tanh, tanh_backward
-from .activations import lecun_tanh, lecun_tanh_backward, softplus, softplus_backward
+from .activations import lecun_tanh, lecun_tanh_backward, softplus, softplus_backward, elu, elu_backward
 from .dense import dense, dense_batch, dense_backward_batch, softmax, softmax_batch, cross_entropy
 from .geometry import conv_output_size, resolve_padding, receptive_fields, param_count
 from .fused import conv2d_relu_max_pool2d, dense_relu, dense_softmax

@@ -8,12 +8,14 @@ dx = dL/dx = f'(x) * dy.
 Kernels loop over a raveled view, so one compiled loop serves every rank (Numba compiles one
 specialisation per ndim and caches each).
 
-Gradient conventions at kinks: relu'(0) = 0 (like PyTorch); leaky_relu'(0) = alpha.
+Gradient conventions at kinks: relu'(0) = 0 (like PyTorch); leaky_relu'(0) = alpha; elu'(0) = alpha.
+``dropout`` is the identity (inference), a plain NumPy copy: there is nothing to compile.
 
 Registry: ``ACTIVATIONS[name] -> (forward, backward)`` with the uniform call forms
 ``forward(x)`` and ``backward(x, dy)``. ``leaky_relu`` and ``leaky_relu_backward`` take an optional
 trailing ``alpha`` (default 0.01), so they fit the uniform form and also accept
-``forward(x, alpha)`` / ``backward(x, dy, alpha)``; ``TAKES_ALPHA`` names the entries that do.
+``forward(x, alpha)`` / ``backward(x, dy, alpha)``; ``elu`` likewise (default 1.0); ``TAKES_ALPHA``
+names the entries that do.
 """
 import numpy as np
 from numba import njit
@@ -156,6 +158,39 @@ def softplus_backward(x, dy):
     return out.reshape(x.shape)
 
 
+@njit(cache=True)
+def elu(x, alpha=1.0):
+    """y = x if x > 0 else alpha * (exp(x) - 1)  (expm1, exact near 0)."""
+    a = np.float32(alpha)
+    flat = x.ravel()
+    out = np.empty_like(flat)
+    for i in range(flat.size):
+        v = flat[i]
+        out[i] = v if v > 0 else a * np.expm1(v)
+    return out.reshape(x.shape)
+
+
+@njit(cache=True)
+def elu_backward(x, dy, alpha=1.0):
+    """dx = dy if x > 0 else alpha * exp(x) * dy."""
+    a = np.float32(alpha)
+    flat, g = x.ravel(), dy.ravel()
+    out = np.empty_like(g)
+    for i in range(flat.size):
+        v = flat[i]
+        out[i] = g[i] if v > 0 else a * np.exp(v) * g[i]
+    return out.reshape(x.shape)
+
+
+def identity(x):
+    """Dropout at inference: y = x (a new array, as every kernel here returns)."""
+    return x.copy()
+
+
+def identity_backward(x, dy):
+    return dy.copy()
+
+
 ACTIVATIONS = {
     "relu": (relu, relu_backward),
     "leaky_relu": (leaky_relu, leaky_relu_backward),
@@ -163,6 +198,8 @@ ACTIVATIONS = {
     "tanh": (tanh, tanh_backward),
     "lecun_tanh": (lecun_tanh, lecun_tanh_backward),
     "softplus": (softplus, softplus_backward),
+    "elu": (elu, elu_backward),
+    "dropout": (identity, identity_backward),
 }
 
-TAKES_ALPHA = frozenset({"leaky_relu"})
+TAKES_ALPHA = frozenset({"leaky_relu", "elu"})

@@ -63,6 +63,24 @@ def softplus_backward_ref(x, dy):
     return (np.exp(-np.logaddexp(0.0, -_f64(x))) * _f64(dy)).astype(np.float32)
 
 
+def elu_ref(x, alpha=1.0):
+    x = _f64(x)
+    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0.0))).astype(np.float32)
+
+
+def elu_backward_ref(x, dy, alpha=1.0):
+    x = _f64(x)
+    return (np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0.0))) * _f64(dy)).astype(np.float32)
+
+
+def identity_ref(x):
+    return np.array(x, dtype=np.float32)
+
+
+def identity_backward_ref(x, dy):
+    return np.array(dy, dtype=np.float32)
+
+
 ACTIVATIONS_REF = {
     "relu": (relu_ref, relu_backward_ref),
     "leaky_relu": (leaky_relu_ref, leaky_relu_backward_ref),
@@ -70,4 +88,6 @@ ACTIVATIONS_REF = {
     "tanh": (tanh_ref, tanh_backward_ref),
     "lecun_tanh": (lecun_tanh_ref, lecun_tanh_backward_ref),
     "softplus": (softplus_ref, softplus_backward_ref),
+    "elu": (elu_ref, elu_backward_ref),
+    "dropout": (identity_ref, identity_backward_ref),
 }

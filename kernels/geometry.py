@@ -112,15 +112,20 @@ def _seen_span(layers, input_hw, axis):
 
 
 def param_count(layer):
-    """Trainable parameters of a layer: conv C_out·C_in·kh·kw + C_out (only the linked input maps
-    with a partial connection table), dense D_out·(D_in + 1), otherwise 0."""
+    """Trainable parameters of a layer: conv C_out·C_in·kh·kw (only the linked input maps with a
+    partial connection table) + C_out biases, dense D_out·D_in + D_out biases (no biases for a
+    layer with ``bias`` false), batch norm 2·C (γ and β; its running mean and variance are
+    statistics, not trained, as PyTorch counts them), otherwise 0."""
+    bias = getattr(layer, "bias", True)
     if layer.window is not None and layer.op == "conv":
         kh, kw = layer.window.kernel
         c_out, c_in = layer.out_shape[0], layer.in_shape[0]
         links = c_out * c_in if layer.connections is None else sum(map(sum, layer.connections))
-        return links * kh * kw + c_out
+        return links * kh * kw + (c_out if bias else 0)
     if layer.op == "dense":
-        return layer.out_shape[0] * (math.prod(layer.in_shape) + 1)
+        return layer.out_shape[0] * (math.prod(layer.in_shape) + (1 if bias else 0))
+    if layer.kind == "batchnorm":
+        return 2 * layer.out_shape[0]
     return 0
 
 

@@ -9,6 +9,7 @@ Shape legend (single image; the ``_batch`` variants add a leading N to x, y, dx,
          gives -inf). winners[c, oy, ox] = iy * W + ix of the first maximum in row-major window
          order, in the *unpadded* plane, or -1 if the window lies entirely in padding.
     avg: y = sum over the window / (kh * kw)   (zero padding counted: count_include_pad=True)
+    avg_exclusive: y = sum over the window / (taps inside the image)   (count_include_pad=False)
     l2:  y = sqrt(sum over the window of x**2)  (padding contributes 0)
 
 One loop per output: interior windows run fixed (kh, kw) loops -- unrolled for the common 2x2 and
@@ -169,6 +170,20 @@ def _avg_into(x, size, stride, pad, y):
 
 
 @njit(cache=True)
+def _avg_exclusive_into(x, size, stride, pad, y):
+    _sum_into(x, size, stride, pad, False, y)
+    h, w = x.shape[1], x.shape[2]
+    for oy in range(y.shape[1]):
+        _, ylo, yhi = _clip(oy, stride[0], pad[0], size[0], h)
+        for ox in range(y.shape[2]):
+            _, xlo, xhi = _clip(ox, stride[1], pad[2], size[1], w)
+            n = max(0, yhi - ylo) * max(0, xhi - xlo)
+            inv = np.float32(1.0 / n) if n > 0 else np.float32(0.0)
+            for ci in range(y.shape[0]):
+                y[ci, oy, ox] *= inv
+
+
+@njit(cache=True)
 def _l2_into(x, size, stride, pad, y):
     _sum_into(x, size, stride, pad, True, y)
     np.sqrt(y, y)
@@ -212,6 +227,15 @@ def avg_pool2d(x, size, stride, pad):
     ho, wo = _pooled_shape(x, size, stride, pad)
     y = np.empty((x.shape[0], ho, wo), np.float32)
     _avg_into(x, size, stride, pad, y)
+    return y
+
+
+@njit(cache=True)
+def avg_pool2d_exclusive(x, size, stride, pad):
+    """x (C,H,W) -> y (C,Ho,Wo): window sum / (taps inside the image); 0 for an all-padding window."""
+    ho, wo = _pooled_shape(x, size, stride, pad)
+    y = np.empty((x.shape[0], ho, wo), np.float32)
+    _avg_exclusive_into(x, size, stride, pad, y)
     return y
 
 
@@ -270,6 +294,16 @@ def avg_pool2d_batch(x, size, stride, pad):
     y = np.empty((x.shape[0], x.shape[1], ho, wo), np.float32)
     for i in prange(x.shape[0]):
         _avg_into(x[i], size, stride, pad, y[i])
+    return y
+
+
+@njit(cache=True, parallel=True)
+def avg_pool2d_exclusive_batch(x, size, stride, pad):
+    """x (N,C,H,W) -> y (N,C,Ho,Wo)."""
+    ho, wo = _pooled_shape(x, size, stride, pad)
+    y = np.empty((x.shape[0], x.shape[1], ho, wo), np.float32)
+    for i in prange(x.shape[0]):
+        _avg_exclusive_into(x[i], size, stride, pad, y[i])
     return y
 
 

@@ -56,6 +56,13 @@ def avg_pool2d_ref(x, size, stride, pad):
     return _windows(x, size, stride, pad, 0.0).mean(axis=(-2, -1))
 
 
+def avg_pool2d_exclusive_ref(x, size, stride, pad):
+    """y: window mean over the taps inside the image (padding not counted); 0 if there are none."""
+    total = _windows(x, size, stride, pad, 0.0).sum(axis=(-2, -1))
+    inside = _windows(np.ones((1,) + x.shape[1:]), size, stride, pad, 0.0).sum(axis=(-2, -1))
+    return np.where(inside > 0, total / np.where(inside > 0, inside, 1.0), 0.0)
+
+
 def l2_pool2d_ref(x, size, stride, pad):
     """y: sqrt of the window sum of squares."""
     return np.sqrt((_windows(x, size, stride, pad, 0.0) ** 2).sum(axis=(-2, -1)))

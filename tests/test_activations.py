@@ -15,9 +15,10 @@ values = st.floats(-30, 30, width=32, allow_subnormal=False)
 
 
 def test_registry_names_every_activation():
-    assert set(A.ACTIVATIONS) == {"relu", "leaky_relu", "sigmoid", "tanh", "lecun_tanh", "softplus"}
+    assert set(A.ACTIVATIONS) == {"relu", "leaky_relu", "sigmoid", "tanh", "lecun_tanh", "softplus",
+                                  "elu", "dropout"}
     assert set(ACTIVATIONS_REF) == set(A.ACTIVATIONS)
-    assert A.TAKES_ALPHA == {"leaky_relu"}
+    assert A.TAKES_ALPHA == {"leaky_relu", "elu"}
 
 
 @pytest.mark.parametrize("name", NAMES)

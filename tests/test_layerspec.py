@@ -42,7 +42,7 @@ def test_conv_window_is_resolved_against_its_input(padding, stride, dilation, pa
     assert ls.window.pad == pad and ls.window.stride == stride and ls.window.dilation == dilation
     assert ls.out_shape == (4, *out_hw)
     assert ls.hyper() == {"out_channels": 4, "kernel": [3, 2], "stride": list(stride), "pad": list(pad),
-                          "dilation": list(dilation)}
+                          "dilation": list(dilation), "bias": True}
 
 
 def test_pool_stride_defaults_to_its_size_and_leaky_relu_keeps_its_slope():
@@ -58,7 +58,13 @@ def test_pool_stride_defaults_to_its_size_and_leaky_relu_keeps_its_slope():
      "connection table must be 2×3"),
     ([{"name": "f", "kind": "flatten"}, {"name": "p", "kind": "maxpool", "size": [2, 2]}], r"needs a \(C, H, W\)"),
     ([{"name": "input", "kind": "relu"}], "unique"),
-    ([{"name": "x", "kind": "dropout"}], "unknown kind 'dropout'"),
+    ([{"name": "x", "kind": "dropin"}], "unknown kind 'dropin'"),
+    ([{"name": "c", "kind": "conv", "out_channels": 600, "kernel": [3, 3]}], "from 1 to 512"),
+    ([{"name": "c", "kind": "conv", "out_channels": 2, "kernel": [13, 3]}], "at most 11×11"),
+    ([{"name": "c", "kind": "conv", "out_channels": 2, "kernel": [3, 3], "bias": "no"}], "true or false"),
+    ([{"name": "n", "kind": "normalize", "steps": [{"op": "sub", "value": [1, 2]}]}], "3 finite numbers"),
+    ([{"name": "n", "kind": "normalize", "steps": [{"op": "div", "value": [1, 0, 2]}]}], "divides by zero"),
+    ([{"name": "n", "kind": "normalize", "steps": [{"op": "pow", "value": [1, 1, 1]}]}], "each step"),
 ])
 def test_impossible_specs_name_the_layer(layers, message):
     with pytest.raises(ValueError, match=message):
@@ -76,3 +82,32 @@ def test_impossible_specs_name_the_layer(layers, message):
 ])
 def test_one_fusion_matcher_for_trace_and_training(kinds, patterns, runs):
     assert chains(kinds, patterns) == runs
+
+
+@pytest.mark.parametrize("shape, message", [
+    ([2, 28, 28], "1 \\(gray\\) or 3 \\(RGB\\)"), ([1, 7, 28], "from 8×8"), ([1, 28, 300], "to 256×256"),
+    ([1, 28], "channels, height, width"),
+])
+def test_input_limits_are_enforced(shape, message):
+    with pytest.raises(ValueError, match=message):
+        resolve([{"name": "input", "kind": "input", "shape": shape}])
+
+
+def test_new_kinds_resolve_with_their_shapes_and_words():
+    stack = resolve([INPUT,
+                     {"name": "n", "kind": "normalize", "steps": [{"op": "sub", "value": [0.5] * 3}]},
+                     {"name": "c", "kind": "conv", "out_channels": 4, "kernel": [3, 3], "bias": False},
+                     {"name": "bn", "kind": "batchnorm", "eps": 1e-3},
+                     {"name": "e", "kind": "elu", "alpha": 0.5},
+                     {"name": "p", "kind": "avgpool", "size": [2, 2], "padding": 1, "count_pad": False},
+                     {"name": "d", "kind": "dropout"},
+                     {"name": "g", "kind": "global_maxpool"},
+                     {"name": "f", "kind": "flatten"}, {"name": "fc", "kind": "dense", "units": 3, "bias": False}])
+    by = {ls.name: ls for ls in stack}
+    assert [by[k].op for k in "n c bn e p d g f fc".split()] == [
+        "affine", "conv", "affine", "activation", "pool", "activation", "pool", "flatten", "dense"]
+    assert by["c"].out_shape == (4, 15, 10) and by["c"].hyper()["bias"] is False
+    assert by["p"].out_shape == (4, 8, 6) and by["p"].hyper()["count_pad"] is False
+    assert by["g"].window.kernel == (8, 6) and by["g"].out_shape == (4, 1, 1) and by["g"].reduce == "max"
+    assert by["e"].hyper() == {"alpha": 0.5} and by["bn"].hyper() == {"eps": 1e-3}
+    assert by["fc"].hyper() == {"units": 3, "bias": False}
