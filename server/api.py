@@ -53,6 +53,12 @@ def health():
     return json_response(schema.health(registry().default, __version__))
 
 
+@bp.get("/api/models")
+def models():
+    reg = registry()
+    return conditional(json_response(reg.models_json(lambda: schema.dumps(schema.models(reg, __version__)))))
+
+
 @bp.get("/api/model")
 def model():
     body = registry().model_json(request.args.get("model"), lambda net: schema.dumps(schema.model(net, __version__)))
@@ -68,7 +74,8 @@ def layer_weights(name: str):
         raise ApiError(404, "unknown_layer", f"The model {net.name!r} has no layer {name!r}.") from None
     if not params:
         raise ApiError(404, "no_weights", f"The layer {name!r} has no weights.")
-    return conditional(json_response(schema.weights(name, net.layer(name).kind, params)))
+    layer = net.layer(name)
+    return conditional(json_response(schema.weights(name, layer.kind, params, getattr(layer, "bias", None))))
 
 
 # ---- forward -----------------------------------------------------------------------------------
@@ -87,16 +94,17 @@ def forward():
             response.headers["X-ConvScope-Cache"] = "hit"
             return response
     fields, upload = read_body(request)
-    method = validate.choice(fields, "preprocess", tuple(preprocess.METHODS), "mnist")
+    net = registry().get(fields.get("model"))
+    method = validate.choice(fields, "preprocess", tuple(preprocess.METHODS), schema.preprocess_of(net))
     steps = validate.flag(fields, "steps")
     encoding = validate.choice(fields, "encoding", schema.ENCODINGS, "json")
-    net = registry().get(fields.get("model"))
-    image = image_from(fields, upload)
+    image = image_from(fields, upload, color=net.input_shape[0] == 3)
     t1 = time.perf_counter()
     try:
-        pre = preprocess.METHODS[method](image, keep_steps=steps)
+        pre = preprocess.METHODS[method](image, keep_steps=steps, shape=net.input_shape)
     except ValueError as exc:
-        raise ApiError(400, "bad_image_size", str(exc)) from None
+        code = "wrong_preprocess" if "channel" in str(exc) and "preprocess" in str(exc) and "must be" not in str(exc) else "bad_image_size"
+        raise ApiError(400, code, str(exc)) from None
     t2 = time.perf_counter()
     trace = net.trace(pre.x)
     t3 = time.perf_counter()

@@ -1,4 +1,4 @@
-"""The ``convscope`` command: ``serve`` (the default), ``train`` and ``evaluate``, on click.
+"""The ``convscope`` command: ``serve`` (the default), ``train``, ``evaluate`` and ``import``, on click.
 
 Imports are lazy and ordered so that ``kernels`` (which points NUMBA_CACHE_DIR somewhere writable)
 loads before anything imports numba.  Expected failures (a missing model file, a port in use, a bad
@@ -11,9 +11,10 @@ import sys
 
 import click
 
-USAGE = """convscope [serve] [--host HOST] [--port PORT] [--workers N] [--threads N] [--model PATH ...]
+USAGE = """convscope [serve] [--host HOST] [--port PORT] [--workers N] [--threads N] [--model [NAME=]PATH ...]
        convscope train [options]      (convscope train --help)
-       convscope evaluate [options]   (convscope evaluate --help)"""
+       convscope evaluate [options]   (convscope evaluate --help)
+       convscope import MODEL.onnx -o OUT.npz"""
 PASS_THROUGH = {"train": "convscope.convnet.train", "evaluate": "convscope.convnet.evaluate"}
 CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True, "max_content_width": 100}
 # train and evaluate parse their own options (and --help): everything after the word goes to them
@@ -30,9 +31,10 @@ def serve_options(f):
         click.option("--threads", type=int, default=1,
                      help="threads per gunicorn worker (1: sync workers, the steadiest latency for a class; "
                           "N>1: gthread with keep-alive)"),
-        click.option("--model", multiple=True, metavar="PATH",
-                     help="weights file (.npz); repeat to serve several, the first is the default  "
-                          "[default: the shipped models/lenet.npz]"),
+        click.option("--model", multiple=True, metavar="[NAME=]PATH",
+                     help="a ConvScope .npz or an .onnx file, named NAME (default: its card's name or the file's "
+                          "stem); repeat to serve several, the first is the default  "
+                          "[default: the shipped lenet and lenet5-classic]"),
         click.option("--class-code", metavar="CODE",
                      help="students must enter this code once (`auto`: generate one and print it)"),
         click.option("--no-rate-limits", is_flag=True,
@@ -53,11 +55,11 @@ class Convscope(click.Group):
 
     def resolve_command(self, ctx, args):
         if not args[0].startswith("-") and self.get_command(ctx, args[0]) is None:
-            raise click.UsageError(f"unknown command {args[0]!r}; use serve, train or evaluate (convscope --help)")
+            raise click.UsageError(f"unknown command {args[0]!r}; use serve, train, evaluate or import (convscope --help)")
         return super().resolve_command(ctx, args)
 
     def list_commands(self, ctx):
-        return ["serve", "train", "evaluate"]
+        return ["serve", "train", "evaluate", "import"]
 
 
 @click.group(cls=Convscope, invoke_without_command=True, context_settings=CONTEXT)
@@ -97,7 +99,7 @@ def serve(host, port, workers, threads, model, strict=False, class_code=None, no
     overrides = {"WARM_LAB": not workers or fork_safe(),
                  "WARM_PROGRESS": lambda text: print(text, end="", flush=True)}
     if model:
-        overrides["MODEL_PATHS"] = [os.path.abspath(p) for p in model]
+        overrides["MODEL_PATHS"] = list(model)
     overrides["MODEL_STRICT"] = strict
     overrides.update(lan_settings(host, class_code, no_rate_limits))
     try:
@@ -150,6 +152,41 @@ def train_command(args):
 def evaluate_command(args):
     """Test accuracy and confusion matrix of a weights file (convscope evaluate --help)."""
     return pass_through("evaluate", args)
+
+
+@convscope.command("import", context_settings=CONTEXT)
+@click.argument("source", metavar="MODEL.onnx", type=click.Path(dir_okay=False))
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="the ConvScope .npz to write")
+@click.option("--name", help="the model's name  [default: the output file's stem]")
+@click.option("--preprocess", type=click.Choice(["mnist", "resize", "none"]),
+              help="what the app does to a drawing or upload before this model reads it  "
+                   "[default: mnist for a gray model, resize for RGB]")
+def import_command(source, out, name, preprocess):
+    """Convert an ONNX model once into a ConvScope .npz, with a model card beside it (the source
+    file and its sha256, opset, the layers and the input)."""
+    from pathlib import Path
+    from convscope import kernels  # noqa: F401  (NUMBA_CACHE_DIR first)
+    from convscope.convnet.onnx_import import load_onnx
+    if not Path(source).is_file():
+        return fail(f"no such file: {source}")
+    try:
+        net = load_onnx(source, name or Path(out).stem)
+    except (ValueError, OSError) as exc:
+        return fail(f"cannot import {source}: {exc}")
+    card = dict(net.card)
+    if preprocess:
+        card["preprocess"] = preprocess
+    card["command"] = f"convscope import {Path(source).name} -o {Path(out).name}" + (
+        f" --name {name}" if name else "") + (f" --preprocess {preprocess}" if preprocess else "")
+    try:
+        net.save(out, card)
+    except OSError as exc:
+        return fail(f"cannot write {out}: {exc.strerror or exc}")
+    c, h, w = net.input_shape
+    print(f"{source} → {out}: {net.name}, {len(net.layers) - 1} layers "
+          f"({', '.join(ls.kind for ls in net.specs[1:])}), input {c}×{h}×{w}, "
+          f"preprocess {card['preprocess']}, {len(net.card['import']['folded'])} static nodes folded")
+    return 0
 
 
 def is_loopback(host: str) -> bool:

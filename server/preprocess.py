@@ -8,6 +8,15 @@ samples), and LeNet reads them zero-padded to 32×32.  Every input path takes th
     → centre by mass in 28×28 → pad to 32×32
 
 Images are float32 (H, W) in [0, 1]; colour input is (H, W, 3|4) float in [0, 1] or uint8.
+
+Every method takes the model's input ``shape`` (C, H, W) (default LeNet's (1, 32, 32)):
+
+- ``mnist`` (1-channel models): the steps above; the centred 28×28 field is then padded to a larger
+  input (32×32: by 2 on each side) or resized to a smaller one.
+- ``resize`` (any model): the whole image, gray or RGB as the model reads it, resized to H×W
+  (Lanczos), values in [0, 1], nothing inverted or cropped: for photographs and RGB models.
+- ``none``: the image must already be H×W (with 3 channels for an RGB model); for LeNet a 28×28
+  image is also accepted and padded to 32×32, as MNIST's own digits are.
 """
 from __future__ import annotations
 
@@ -25,9 +34,12 @@ INK = 0.1            # the crop keeps pixels above this fraction of the peak ink
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)   # ITU-R 601, as Pillow's "L"
 
 
+LENET = (1, FIELD + 2 * PAD, FIELD + 2 * PAD)
+
+
 @dataclass
 class Preprocessed:
-    x: np.ndarray                 # (1, 32, 32) float32, what the network reads
+    x: np.ndarray                 # (C, H, W) float32, what the network reads
     empty: bool                   # nothing drawn: x is all zeros
     inverted: bool = False
     steps: list[tuple[str, np.ndarray]] = field(default_factory=list)
@@ -110,29 +122,47 @@ def _centre(fitted: np.ndarray) -> np.ndarray:
     return out
 
 
+def _place(field: np.ndarray, shape) -> tuple[str, np.ndarray]:
+    """The centred field in the model's (1, H, W): padded around (H, W ≥ the field), else resized."""
+    _, h, w = shape
+    fh, fw = field.shape
+    x = np.zeros((1, h, w), np.float32)
+    if h >= fh and w >= fw:
+        top, left = (h - fh) // 2, (w - fw) // 2
+        x[0, top:top + fh, left:left + fw] = field
+        return "pad", x
+    x[0] = np.clip(np.asarray(Image.fromarray(field, mode="F").resize((w, h), Image.Resampling.LANCZOS)), 0, 1)
+    return "resize", x
+
+
 def _pad(field28: np.ndarray) -> np.ndarray:
-    x = np.zeros((1, FIELD + 2 * PAD, FIELD + 2 * PAD), np.float32)
-    x[0, PAD:PAD + FIELD, PAD:PAD + FIELD] = field28
-    return x
+    return _place(field28, LENET)[1]
 
 
-def _blank(steps) -> Preprocessed:
-    return Preprocessed(np.zeros((1, FIELD + 2 * PAD, FIELD + 2 * PAD), np.float32), True, steps=steps)
+def _blank(steps, shape=LENET) -> Preprocessed:
+    return Preprocessed(np.zeros(shape, np.float32), True, steps=steps)
 
 
-def mnist(image: np.ndarray, keep_steps: bool = False) -> Preprocessed:
+def _gray_model(shape, method):
+    if shape[0] != 1:
+        raise ValueError(f"preprocess \"{method}\" makes a gray digit, but this model reads "
+                         f"{shape[0]}-channel images: use \"resize\" or \"none\"")
+
+
+def mnist(image: np.ndarray, keep_steps: bool = False, shape=LENET) -> Preprocessed:
     """The full MNIST path (see the module docstring); blank input → ``empty=True``.
 
     Works on the raw gray values (uint8 stays uint8) until the crop, so a 280×280 canvas costs
     little more than a 28×28 one.
     """
+    _gray_model(shape, "mnist")
     g, unit = _gray(image)
     steps = [("grayscale", g * np.float32(1 / unit))] if keep_steps else []
     paper = _median(_border(g)) if min(g.shape) > 2 else float(g.min())
     inverted = paper > unit / 2
     peak = paper - float(g.min()) if inverted else float(g.max()) - paper   # strongest ink over paper
     if peak < BLANK_CONTRAST * unit:
-        return _blank(steps)
+        return _blank(steps, shape)
     sign = -1 if inverted else 1
     mask = (g < paper - INK * peak) if inverted else (g > paper + INK * peak)
     rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
@@ -143,25 +173,57 @@ def mnist(image: np.ndarray, keep_steps: bool = False) -> Preprocessed:
         steps.append(("inverted", np.clip((g.astype(np.float32) - np.float32(paper)) * scale, 0, 1)))
     fitted = _fit(crop)
     centred = _centre(fitted)
-    x = _pad(centred)
+    last, x = _place(centred, shape)
     if keep_steps:
-        steps += [("crop", crop), ("fit", fitted), ("center", centred), ("pad", x[0])]
+        steps += [("crop", crop), ("fit", fitted), ("center", centred), (last, x[0])]
     return Preprocessed(x, False, inverted, steps)
 
 
-def none(image: np.ndarray, keep_steps: bool = False) -> Preprocessed:
-    """No preprocessing: a 32×32 image as is, or a 28×28 one padded by 2 (ValueError otherwise)."""
-    g = to_grayscale(image)
-    if g.shape == (FIELD, FIELD):
-        x = _pad(g)
-    elif g.shape == (FIELD + 2 * PAD, FIELD + 2 * PAD):
-        x = g[None].astype(np.float32)
-    else:
-        raise ValueError(f"with preprocess \"none\" the image must be 28×28 or 32×32, not {g.shape[0]}×{g.shape[1]}")
-    steps = [("grayscale", g), ("pad", x[0])] if keep_steps else []
-    if float(g.max() - g.min()) < BLANK_CONTRAST:
-        return _blank(steps)
+def _planes(image: np.ndarray, channels: int) -> np.ndarray:
+    """(C, h, w) float32 in [0, 1]: gray for a 1-channel model, RGB (alpha over white) for 3."""
+    if channels == 1:
+        return to_grayscale(image)[None]
+    a = np.asarray(image)
+    a = a.astype(np.float32) / np.float32(255) if a.dtype == np.uint8 else a.astype(np.float32, copy=False)
+    if a.ndim == 2:
+        a = np.repeat(a[..., None], 3, axis=-1)
+    if a.shape[-1] == 4:
+        a = a[..., :3] * a[..., 3:] + (1 - a[..., 3:])
+    return np.ascontiguousarray(np.moveaxis(a, -1, 0))
+
+
+def resize(image: np.ndarray, keep_steps: bool = False, shape=LENET) -> Preprocessed:
+    """The whole image resized to the model's H×W (gray or RGB as it reads), values in [0, 1]."""
+    c, h, w = shape
+    planes = _planes(image, c)
+    x = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(p), mode="F").resize((w, h), Image.Resampling.LANCZOS))
+                  for p in planes]).astype(np.float32)
+    x = np.clip(x, 0, 1)
+    steps = [("input", planes[0] if c == 1 else planes.mean(0)), ("resize", x[0] if c == 1 else x.mean(0))] if keep_steps else []
+    if float(planes.max() - planes.min()) < BLANK_CONTRAST:
+        return _blank(steps, shape)
     return Preprocessed(np.ascontiguousarray(x), False, steps=steps)
 
 
-METHODS = {"mnist": mnist, "none": none}
+def none(image: np.ndarray, keep_steps: bool = False, shape=LENET) -> Preprocessed:
+    """No preprocessing: an image of exactly the model's size (for LeNet a 28×28 one is also
+    padded by 2, as MNIST digits are); ValueError otherwise."""
+    c, h, w = shape
+    planes = _planes(image, c)
+    if tuple(shape) == LENET and planes.shape[1:] == (FIELD, FIELD):
+        x = _pad(planes[0])
+    elif planes.shape[1:] == (h, w):
+        x = planes.astype(np.float32)
+    else:
+        also = " (or 28×28)" if tuple(shape) == LENET else ""
+        kind = " RGB" if c == 3 else ""
+        raise ValueError(f"with preprocess \"none\" the image must be {h}×{w}{kind}{also}, not "
+                         f"{planes.shape[1]}×{planes.shape[2]}")
+    steps = [("grayscale" if c == 1 else "input", planes[0] if c == 1 else planes.mean(0)),
+             ("pad", x[0] if c == 1 else x.mean(0))] if keep_steps else []
+    if float(planes.max() - planes.min()) < BLANK_CONTRAST:
+        return _blank(steps, shape)
+    return Preprocessed(np.ascontiguousarray(x), False, steps=steps)
+
+
+METHODS = {"mnist": mnist, "resize": resize, "none": none}

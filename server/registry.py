@@ -1,7 +1,9 @@
 """The model registry: weights loaded once per process, the JIT warmed, looked up by name.
 
 ``init_app`` reads ``MODEL_PATHS`` (the first is the default model; default: the shipped
-models/lenet.npz), loads each, and runs every kernel the server can call (each model's trace, every
+models/lenet.npz and models/lenet5-classic.npz); each entry is a path to a ConvScope ``.npz`` or an
+``.onnx`` file, optionally ``NAME=PATH`` (otherwise the model is named by its card or file stem).  It
+loads each, and runs every kernel the server can call (each model's trace, every
 kernel-lab path) once, so Numba compiles them, or loads them from its cache, before the server says
 it is ready.  With gunicorn's preload this happens once, before the workers fork.  A new route that
 calls new kernels adds its warm-up to ``Registry.warmups``.
@@ -29,16 +31,21 @@ class Registry:
     def __init__(self, paths, samples_path=None, warm=True, warm_lab=True, progress=None, strict=True):
         """``strict``: any unreadable model is a ModelLoadError; otherwise unreadable ones are listed
         in ``skipped`` while at least one model loads (the first readable one is the default)."""
-        self.models, self.skipped = {}, []
-        for path in paths or [default_model_path()]:
+        self.models, self.skipped, self.sources = {}, [], {}
+        for entry in paths or default_model_paths():
+            name, path = split_entry(entry)
             try:
-                net = load_model(Path(path))
+                net = load_model(path, name)
+                if net.name in self.models:
+                    raise ModelLoadError(f"two models are named {net.name!r} ({self.sources[net.name]} and {path}); "
+                                         f"name one with --model NAME=PATH")
             except ModelLoadError as exc:
                 if strict:
                     raise
                 self.skipped.append(str(exc))
                 continue
-            self.models.setdefault(net.name, net)
+            self.models[net.name] = net
+            self.sources[net.name] = str(path)
         if not self.models:
             raise ModelLoadError(self.skipped[0] if len(self.skipped) == 1
                                  else "no model could be read: " + "; ".join(self.skipped))
@@ -95,6 +102,12 @@ class Registry:
             raise ApiError(404, "unknown_model", f"There is no model {name!r}; available: {known}.")
         return self.models[name]
 
+    def models_json(self, build) -> bytes:
+        """The (static) /api/models body, serialised once."""
+        if "__all__" not in self._model_json:
+            self._model_json["__all__"] = build()
+        return self._model_json["__all__"]
+
     def model_json(self, name, build) -> bytes:
         """The (static) /api/model body of a model, serialised once."""
         net = self.get(name)
@@ -115,15 +128,44 @@ def default_model_path() -> Path:
     return convnet.default_model_path()
 
 
-def load_model(path: Path):
-    """A Network from a weights file, or ModelLoadError saying in one line what is wrong with it."""
+def default_model_paths() -> list[Path]:
+    """The shipped models: Harley's LeNet (the default) and the 1998 LeNet-5 beside it."""
+    first = default_model_path()
+    return [first, first.with_name("lenet5-classic.npz")]
+
+
+NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+def split_entry(entry) -> tuple[str | None, Path]:
+    """``NAME=PATH`` → (NAME, PATH); a plain path → (None, path).  A name is letters, digits, - _ .
+    (it travels in URLs); a path that merely contains '=' stays a path when it exists as given."""
+    text = str(entry)
+    name, eq, rest = text.partition("=")
+    if eq and not Path(text).exists():
+        if not name or not set(name) <= NAME_CHARS or len(name) > 64:
+            raise ModelLoadError(f"--model {text}: a model name is 1–64 letters, digits, '-', '_' or '.'")
+        return name, Path(rest)
+    return None, Path(text)
+
+
+def load_model(path: Path, name: str | None = None):
+    """A Network from a ConvScope ``.npz`` or an ``.onnx`` file, or ModelLoadError saying in one
+    line what is wrong with it."""
     from convscope import convnet
+    path = Path(path)
     if not path.is_file():
         raise ModelLoadError(f"model file not found: {path}")
     try:
-        return convnet.Network.load(path)
+        if path.suffix.lower() == ".onnx":
+            from convscope.convnet.onnx_import import load_onnx
+            return load_onnx(path, name)
+        net = convnet.Network.load(path)
     except (OSError, ValueError, KeyError, TypeError) as exc:   # TypeError: a spec value of the wrong type
         raise ModelLoadError(f"cannot read model {path}: {exc}") from None
+    if name:
+        net.name = name
+    return net
 
 
 def _run_guarding_the_cache(call, say) -> None:

@@ -77,7 +77,34 @@ def model(net, version: str) -> dict:
             entry["params_formula"] = formula
     return {"name": net.name, "version": card.get("version", version),
             "input_shape": list(net.input_shape), "accuracy": card.get("test_accuracy", card.get("accuracy")),
-            "card": card, "layers": layers}
+            "preprocess": preprocess_of(net), "card": card, "layers": layers}
+
+
+def preprocess_of(net) -> str:
+    """The preprocessing a model expects (its card's ``preprocess``; ConvScope's own MNIST models:
+    ``mnist``; an RGB model without one: ``resize``)."""
+    value = (net.card or {}).get("preprocess")
+    if value in ("mnist", "resize", "none"):
+        return value
+    return "mnist" if net.input_shape[0] == 1 else "resize"
+
+
+def model_summary(net, default: bool) -> dict:
+    """One model in /api/models: what a picker shows and what a client needs to feed it."""
+    card = net.card or {}
+    c, h, w = net.input_shape
+    source = card.get("source") or {}
+    return {"name": net.name, "default": default,
+            "input": {"channels": c, "height": h, "width": w, "shape": [c, h, w]},
+            "preprocess": preprocess_of(net), "classes": int(net.layers[-1].out_shape[0]),
+            "layers": len(net.layers), "parameters": int(sum(v.size for la in net.layers for v in la.params.values())),
+            "accuracy": card.get("test_accuracy", card.get("accuracy")),
+            "source": source.get("format", "convscope"), "card": card}
+
+
+def models(registry, version: str) -> dict:
+    return {"version": version, "default": registry.default,
+            "models": [model_summary(net, name == registry.default) for name, net in registry.models.items()]}
 
 
 def param_formula(entry: dict) -> str | None:
@@ -89,19 +116,31 @@ def param_formula(entry: dict) -> str | None:
         kh, kw = entry["window"]["kernel"]
         c_out, c_in = entry["output_shape"][0], entry["input_shape"][0]
         links = sum(map(sum, entry["connections"]))
+        bias = entry["hyper"].get("bias", True)
         if links != c_out * c_in:
-            return f"{links} connections × {kh}·{kw} + {c_out} = {total}"
-        return f"{c_out} × ({kh}·{kw}·{c_in} + 1) = {total}"
+            return f"{links} connections × {kh}·{kw}" + (f" + {c_out}" if bias else "") + f" = {total}"
+        return (f"{c_out} × ({kh}·{kw}·{c_in} + 1) = {total}" if bias
+                else f"{c_out} × {kh}·{kw}·{c_in} (no bias) = {total}")
     if entry["op"] == "dense":
         inputs = 1
         for n in entry["input_shape"]:
             inputs *= n
+        if not entry["hyper"].get("bias", True):
+            return f"{entry['output_shape'][0]} × {inputs} (no bias) = {total}"
         return f"{entry['output_shape'][0]} × ({inputs} + 1) = {total}"
+    if entry["kind"] == "batchnorm":
+        return f"2 × {entry['output_shape'][0]} (γ and β; μ and σ² are statistics) = {total}"
     return None
 
 
-def weights(name: str, kind: str, params: dict) -> dict:
-    return {"name": name, "kind": kind, "weight": array(params["weight"]), "bias": array(params["bias"])}
+def weights(name: str, kind: str, params: dict, bias=None) -> dict:
+    """A conv's or dense layer's ``weight`` and ``bias`` (zeros, with ``"has_bias": false``, for a
+    layer without one); a batch norm's gamma, beta, mean and var."""
+    if "weight" not in params:
+        return {"name": name, "kind": kind, **{k: array(v) for k, v in params.items()}}
+    has_bias = "bias" in params
+    b = params["bias"] if has_bias else (bias if bias is not None else np.zeros(params["weight"].shape[0], np.float32))
+    return {"name": name, "kind": kind, "weight": array(params["weight"]), "bias": array(b), "has_bias": has_bias}
 
 
 # ---- POST /api/forward ---------------------------------------------------------------------------

@@ -67,7 +67,7 @@ def test_model_describes_every_layer(client):
                                                             "pad": [0, 0, 0, 0], "dilation": [1, 1]}
     conv1 = body["layers"][1]
     assert conv1["hyper"] == {"out_channels": 6, "kernel": [5, 5], "stride": [1, 1], "pad": [0, 0, 0, 0],
-                              "dilation": [1, 1]}
+                              "dilation": [1, 1], "bias": True}
     assert conv1["connections"] == [[1]] * 6
     assert body["layers"][4]["connections"] == [[1] * 6] * 16
 

@@ -103,14 +103,15 @@ def bad_model_files(tmp_path):
     np.savez(tmp_path / "badjson.npz", __spec__=np.array("{not json"))
     out["badjson"] = (tmp_path / "badjson.npz", "not valid JSON")
     np.savez(tmp_path / "noweights.npz", __spec__=np.array(
-        '[{"kind": "input", "name": "input", "shape": [4]}, {"kind": "dense", "name": "d", "units": 2}]'))
+        '[{"kind": "input", "name": "input", "shape": [1, 8, 8]}, {"kind": "flatten", "name": "f"}, '
+        '{"kind": "dense", "name": "d", "units": 2}]'))
     out["noweights"] = (tmp_path / "noweights.npz", "no weight for layer d")
     np.savez(tmp_path / "misfit.npz", __spec__=np.array(
         '[{"kind": "input", "name": "input", "shape": [1, 8, 8]}, '
         '{"kind": "conv", "name": "c", "out_channels": 2, "kernel": [9, 9]}]'))
     out["misfit"] = (tmp_path / "misfit.npz", "does not fit the padded 8×8 input")
     for name, spec in (("shape", '[{"kind": "input", "name": "input", "shape": 5}]'),
-                       ("units", '[{"kind": "input", "name": "input", "shape": [4]}, '
+                       ("units", '[{"kind": "input", "name": "input", "shape": [1, 8, 8]}, {"kind": "flatten", "name": "f"}, '
                                  '{"kind": "dense", "name": "d", "units": null}]')):
         np.savez(tmp_path / f"wrongtype-{name}.npz", __spec__=np.array(spec))
         out[f"wrongtype-{name}"] = (tmp_path / f"wrongtype-{name}.npz", "cannot read model")
