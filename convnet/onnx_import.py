@@ -171,6 +171,16 @@ def import_model(source, name: str | None = None):
     if len(chain.shape) != 1:
         raise ImportError_(f"the model's output has shape {chain.shape}; ConvScope needs a vector of class "
                            "scores (flatten it in the model)")
+    added = []
+    if chain.spec[-1]["kind"] != "softmax":
+        # the graph ends at its logits: the layer view shows class probabilities, so a softmax is
+        # appended (said in the card); the logits stay the layer before, unchanged
+        chain.spec.append({"name": "softmax", "kind": "softmax"}
+                          if all(s["name"] != "softmax" for s in chain.spec) else
+                          {"name": "probabilities", "kind": "softmax"})
+        chain.sources.append({"layer": chain.spec[-1]["name"], "nodes": [], "output": None})
+        added.append(f"{chain.spec[-1]['name']}: a softmax over the graph's output (its logits), for the "
+                     "class probabilities ConvScope shows")
     n_params = sum(int(v.size) for v in chain.params.values())
     if n_params > MAX_PARAMETERS:
         raise ImportError_(f"the model has {n_params:,} weights; ConvScope shows models up to {MAX_PARAMETERS:,}")
@@ -182,7 +192,7 @@ def import_model(source, name: str | None = None):
         "input": {"channels": input_shape[0], "height": input_shape[1], "width": input_shape[2]},
         "preprocess": default_preprocess(input_shape),
         "classes": chain.shape[0],
-        "import": {"layers": chain.sources, "folded": chain.folded},
+        "import": {"layers": chain.sources, "folded": chain.folded, "added": added},
         "architecture": chain.spec,
     }
     return chain.spec, chain.params, card

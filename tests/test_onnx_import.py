@@ -98,7 +98,7 @@ def every_layer_against_the_reference(data, net, x, reference=True):
     package's ReferenceEvaluator."""
     import onnxruntime
     model = onnx.load_from_string(data)
-    sources = net.card["import"]["layers"]
+    sources = [s for s in net.card["import"]["layers"] if s["output"] is not None]   # not an added softmax
     names = [s["output"] for s in sources[1:]]
     feed = {model.graph.input[0].name: x[None]}
     outputs = {o.name for o in model.graph.output}
@@ -113,8 +113,10 @@ def every_layer_against_the_reference(data, net, x, reference=True):
 
 
 def check_layers(trace, sources, ref, oracle):
-    assert [a.name for a in trace.activations] == [s["layer"] for s in sources]
-    for act, expected, src in zip(trace.activations[1:], ref, sources[1:]):
+    by_name = {a.name: a for a in trace.activations}
+    assert [a.name for a in trace.activations][:len(sources)] == [s["layer"] for s in sources]
+    for expected, src in zip(ref, sources[1:]):
+        act = by_name[src["layer"]]
         expected = np.asarray(expected)[0].reshape(act.data.shape)
         np.testing.assert_allclose(act.data, expected, **TOL, err_msg=f"{act.name} from {src['nodes']} ({oracle})")
 
@@ -129,8 +131,12 @@ def test_exported_models_equal_the_reference_layer_by_layer(arch, exporter, tmp_
     trace = every_layer_against_the_reference(data, net, x, reference=exporter == "dynamo")
     with torch.no_grad():
         out = model(torch.from_numpy(x[None])).numpy()[0]
-    np.testing.assert_allclose(trace.activations[-1].data, out, **TOL)
+    added = bool(net.card["import"]["added"])
+    np.testing.assert_allclose(trace.activations[-2 if added else -1].data, out, **TOL)
     assert trace.label == int(out.argmax())
+    if added:   # the appended softmax is the softmax of the graph's output
+        e = np.exp(out.astype(np.float64) - out.max())
+        np.testing.assert_allclose(trace.probabilities, e / e.sum(), rtol=1e-5, atol=1e-7)
     # the converted file loads back as the same network
     path = tmp_path / f"{arch}.npz"
     net.save(path)
@@ -147,7 +153,7 @@ def test_the_vocabulary_of_the_imports():
     assert kinds["rgb_bn"] == ["input", "normalize", "conv", "batchnorm", "leaky_relu", "avgpool", "conv",
                                "elu", "global_avgpool", "flatten", "dense", "softmax"]   # eval drops Dropout
     assert kinds["gray28"] == ["input", "conv", "tanh", "maxpool", "conv", "sigmoid", "avgpool", "flatten",
-                               "dense", "softplus", "dense"]
+                               "dense", "softplus", "dense", "softmax"]   # the softmax added for display
     assert kinds["wide"][:3] == ["input", "conv", "relu"] and "global_maxpool" in kinds["wide"]
 
 

@@ -8,6 +8,8 @@
  *   pool        window[kh][kw] (null = padding), reduce, winner {y, x} (max), computed
  *   dense       terms: [{j, weight, input, product}] strongest first, sum (all terms), bias, computed, next
  *   activation  input, value;  flatten  from {c, y, x};  softmax  logits, exps, sumExp, probs
+ *   affine      input, steps: [{op, label, value, result}] (batch norm: − μ, ÷ √(σ²+ε), × γ, + β;
+ *               an input normalisation: its own steps), computed
  * `value` is always the number the API returned; `computed` is recomputed here (float64).
  */
 import { at } from "./core/tensor.js";
@@ -55,11 +57,14 @@ const REDUCE = {
   max(window, out) {
     out.computed = out.winner ? window[out.winner.y][out.winner.x] : -Infinity;
   },
-  mean(window, out) {
+  mean(window, out, d) {
     const values = window.flat();
     out.sum = values.reduce((a, v) => a + (v || 0), 0);
-    out.area = values.length;
-    out.computed = out.sum / out.area;
+    // an average pool that does not count its padding divides by the taps inside the image
+    const exclusive = d.hyper && d.hyper.count_pad === false;
+    out.area = exclusive ? values.filter((v) => v !== null).length : values.length;
+    out.exclusive = exclusive;
+    out.computed = out.area ? out.sum / out.area : 0;
   },
   l2(window, out) {
     out.sumSquares = window.flat().reduce((a, v) => a + (v || 0) * (v || 0), 0);
@@ -80,7 +85,7 @@ function pool(d, unit, prev, t) {
   }
   const reduce = REDUCE[d.reduce];
   if (!reduce) throw new Error(`arithmetic: no rule for a pool that reduces by "${d.reduce}"`);
-  reduce(window, out);
+  reduce(window, out, d);
   return out;
 }
 
@@ -114,12 +119,31 @@ function softmax(prev, t) {
   };
 }
 
+const AFFINE = {
+  sub: (v, a) => v - a,
+  div: (v, a) => v / a,
+  mul: (v, a) => v * a,
+  add: (v, a) => v + a,
+};
+
+function affine(d, unit, prev) {
+  const input = at(prev, unit.c, unit.y, unit.x);
+  let v = input;
+  const steps = d.steps.map((s) => {
+    const value = s.values[unit.c];
+    v = AFFINE[s.op](v, value);
+    return { op: s.op, label: s.label, value, result: v };
+  });
+  return { input, steps, computed: v };
+}
+
 const EXPLAIN = {
   input: () => ({}), // just the pixel
   conv: (c) => ({ ...conv(c.d, c.unit, c.prev, c.weights.get(c.d.name)), next: c.next() }),
   pool: (c) => pool(c.d, c.unit, c.prev, c.t),
   dense: (c) => ({ ...dense(c.unit, c.prev, c.weights.get(c.d.name)), next: c.next() }),
   activation: (c) => ({ input: at(c.prev, c.unit.c, c.unit.y, c.unit.x) }),
+  affine: (c) => affine(c.d, c.unit, c.prev),
   flatten: (c) => ({ from: unitOfIndex(c.unit.c, c.prev.H, c.prev.W) }),
   softmax: (c) => softmax(c.prev, c.t),
 };

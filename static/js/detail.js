@@ -64,7 +64,7 @@ const POOL_LINES = {
   mean: (x) => [
     ["", "sum "],
     ["num", f(x.sum, 4)],
-    ["", ` ÷ ${x.area} = `],
+    ["", ` ÷ ${x.area}${x.exclusive ? " taps inside the image (padding not counted)" : ""} = `],
     ["num big", f(x.computed, 4)],
   ],
   l2: (x) => [
@@ -137,6 +137,18 @@ const RENDER = {
         ["num big", f(x.value, 4)],
       ]),
     );
+  },
+  affine(x, body) {
+    const SIGN = { sub: "−", div: "÷", mul: "×", add: "+" };
+    const parts = [["num", f(x.input, 4)]];
+    for (const st of x.steps) parts.push(["", ` ${SIGN[st.op]} `], ["num", f(st.value, 4)]);
+    parts.push(["", " = "], ["num big", f(x.computed, 4)], ["", `  (server: ${f(x.value, 4)})`]);
+    body.append(eq(parts));
+    const list = el("ol", "affine-steps");
+    for (const st of x.steps) {
+      list.append(el("li", "", `${SIGN[st.op]} ${st.label} ${f(st.value, 4)} → ${f(st.result, 4)}`));
+    }
+    body.append(list);
   },
   flatten(x, body) {
     body.append(

@@ -42,7 +42,8 @@ export function createForward({ state, data, options, onResponse, onError }) {
   function keepUnshifted(parsed, r) {
     data.set({ base: parsed.input, baseSteps: parsed.steps });
     const s = state.get();
-    if ((s.input.source === "drawing" || s.input.source === "upload") && !r.empty) {
+    const gray = parsed.input.C === 1;
+    if ((s.input.source === "drawing" || s.input.source === "upload") && !r.empty && gray) {
       state.set({ input: { ...s.input, code: encodeQ4(parsed.input.data) } });
     }
   }

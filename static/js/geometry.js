@@ -66,6 +66,9 @@ const READS = {
   activation(d, unit, prev, out) {
     out.units = [{ c: unit.c, y: unit.y, x: unit.x }];
   },
+  affine(d, unit, prev, out) {
+    out.units = [{ c: unit.c, y: unit.y, x: unit.x }];
+  },
   flatten(d, unit, prev, out) {
     out.units = [unitOfIndex(unit.c, prev.H, prev.W)];
   },

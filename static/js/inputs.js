@@ -22,6 +22,11 @@ export function createInputs({ state, data, forward, drawpad, options, onError }
   let picked = null; // the last sample picked: {index, label}
   let uploadName = "";
   const steps = () => state.get().showSteps;
+  const [C, H, W] = data.get().model.input_shape;
+  // a 28×28 MNIST digit is the network input itself for a 28×28 or 32×32 gray model (padded by 2);
+  // any other model reads it through its own preprocessing
+  const sampleFits = C === 1 && ((H === 28 && W === 28) || (H === 32 && W === 32));
+  const asIs = (extra) => (sampleFits ? { preprocess: "none", ...extra } : extra);
   let unshifted = null; // the body maker of the last unshifted input
   const submit = (body, t, shifted = false) => {
     if (!shifted) unshifted = body;
@@ -52,7 +57,7 @@ export function createInputs({ state, data, forward, drawpad, options, onError }
     picked = { id, index: s.index, label: s.label };
     drawpad.wipe();
     state.set({ input: fresh("sample", { sampleId: id }) });
-    submit(() => ({ image: s.image.data, preprocess: "none", steps: steps() }));
+    submit(() => ({ image: s.image.data, ...asIs({ steps: steps() }) }));
   }
 
   function upload(dataUrl, name = "") {
@@ -64,7 +69,7 @@ export function createInputs({ state, data, forward, drawpad, options, onError }
 
   function shift(dy, dx) {
     const base = data.get().base;
-    if (!base) return;
+    if (!base || base.C !== 1) return; // shifts move a gray input's one plane
     const [sy, sx] = state.get().input.shift;
     const next = [sy + dy, sx + dx];
     state.set({ input: { ...state.get().input, shift: next } });
@@ -78,7 +83,7 @@ export function createInputs({ state, data, forward, drawpad, options, onError }
       return;
     }
     try {
-      const rows = decodeQ4(code);
+      const rows = decodeQ4(code, H, W);
       drawpad.load(rows);
       state.set({ input: fresh("drawing", { code }) });
       submit(() => ({ image: rows, preprocess: "none", steps: steps() }));

@@ -46,7 +46,11 @@ export function buildLayer(desc, prevDesc, li) {
     cursor: { c: 0, y: 0, x: 0 },
   };
   if (lay.type === "maps") {
-    const grid = el("div", "tiles");
+    const grid = el("div", lay.scroll ? "tiles tiles-scroll" : "tiles");
+    if (lay.scroll) {
+      grid.tabIndex = -1; // scrolled by the wheel or by focusing a tile's unit, not a Tab stop
+      grid.title = `${lay.C} maps: scroll to see them all`;
+    }
     entry.grid = grid;
     for (let c = 0; c < lay.C; c++) {
       const cv = el("canvas", "tile");

@@ -22,6 +22,7 @@ import { createDetail } from "./detail.js";
 import { parseWeights } from "./arithmetic.js";
 import { bindControls } from "./controls.js";
 import { createClassroom } from "./classroom.js";
+import { chosenModel, createModelPicker, urlForModel } from "./core/models.js";
 
 const query = new URLSearchParams(location.search);
 const OPTIONS = {
@@ -52,14 +53,40 @@ const data = createStore(
 );
 window.__convscope = createHook(state, data);
 
+let modelNotice = ""; // a ?model= the server does not have: said until another model is picked
+
 function status(text, isError = false) {
-  byId("status").textContent = text;
-  byId("status").classList.toggle("error", isError);
+  byId("status").textContent = modelNotice + text;
+  byId("status").classList.toggle("error", isError || Boolean(modelNotice));
+}
+
+/** The model of the URL (?model=), or the server's default; the header's picker switches. */
+async function pickModel() {
+  const { models, default: fallback } = await api.getModels();
+  const wanted = chosenModel(location.search);
+  const known = models.some((m) => m.name === wanted);
+  const current = known ? wanted : fallback;
+  if (wanted && !known) modelNotice = `There is no model "${wanted}" here; showing ${fallback}. `;
+  api.useModel(current);
+  createModelPicker(byId("model-picker"), {
+    models,
+    current,
+    onPick: (name) => {
+      // a drawing's link code is in the old model's input size: keep the hash only when it fits
+      const next = models.find((m) => m.name === name);
+      const same =
+        next && String(next.input.shape) === String(models.find((m) => m.name === current).input.shape);
+      location.assign(urlForModel(location, name, same));
+    },
+  });
+  return models.find((m) => m.name === current);
 }
 
 async function load() {
+  const info = await pickModel();
   const [model, samples] = await Promise.all([api.getModel(), api.getSamples({ images: true })]);
-  const withParams = model.layers.filter((d) => d.params > 0);
+  model.info = info;
+  const withParams = model.layers.filter((d) => d.op === "conv" || d.op === "dense");
   const weights = await Promise.all(withParams.map((d) => api.getWeights(d.name)));
   data.set({ model, samples, weights: new Map(weights.map((w) => [w.name, parseWeights(w)])) });
 }

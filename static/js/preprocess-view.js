@@ -20,6 +20,14 @@ function paintGray(canvas, step) {
   ctx.putImageData(img, 0, 0);
 }
 
+/** An RGB input (3 planes of n values in [0, 1]) as one colour image. */
+function paintColour(out, data, n) {
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < 3; c++) out[4 * i + c] = Math.round(255 * Math.min(1, Math.max(0, data[c * n + i])));
+    out[4 * i + 3] = 255;
+  }
+}
+
 export function createInputView(container) {
   const frame = el("div", "seen-frame");
   const canvas = el("canvas", "seen-canvas");
@@ -43,8 +51,13 @@ export function createInputView(container) {
       canvas.height = input.H;
       const ctx = canvas.getContext("2d");
       const img = ctx.createImageData(input.W, input.H);
-      paintRGBA(img.data, input.data, 0, 1, "gray");
+      if (input.C === 3) paintColour(img.data, input.data, input.H * input.W);
+      else paintRGBA(img.data, input.data, 0, 1, "gray");
       ctx.putImageData(img, 0, 0);
+      canvas.setAttribute(
+        "aria-label",
+        `The ${input.W}×${input.H} ${input.C === 3 ? "RGB " : ""}input the network reads`,
+      );
       message.textContent = text || "";
       steps.replaceChildren();
       for (const s of list || []) {

@@ -10,13 +10,18 @@ export function layoutFor(desc, prevDesc) {
   const shape = desc.output_shape;
   if (desc.op === "softmax") return { type: "softmax", n: shape[0] };
   if (desc.family === "map") {
-    const [C, H] = shape;
-    const scale = C === 1 ? 4 : H >= 24 ? 3 : H >= 12 ? 4 : H >= 8 ? 5 : 8;
-    // two columns of tiles keep every LeNet layer on one 1920×1080 screen, in both directions
-    return { type: "maps", C, H, W: shape[2], scale, tileCols: C === 1 ? 1 : 2 };
+    const [C, H, W] = shape;
+    const base = C === 1 ? 4 : H >= 24 ? 3 : H >= 12 ? 4 : H >= 8 ? 5 : 8;
+    // at least 24 px a tile (a 1×1 map of a global pool, a 4×4 map deep in a large network)
+    const scale = Math.min(Math.max(base, Math.ceil(24 / Math.max(H, W))), 24);
+    // two columns of tiles keep every LeNet layer on one 1920×1080 screen, in both directions;
+    // a layer of many channels gets up to 8 columns, and past 32 channels its grid scrolls
+    const tileCols = C === 1 ? 1 : C <= 16 ? 2 : Math.min(8, Math.ceil(C / 8));
+    return { type: "maps", C, H, W, scale, tileCols, scroll: C > 32 };
   }
   const n = shape[0];
-  if (desc.op === "flatten" && prevDesc && prevDesc.family === "map") {
+  const spatial = prevDesc && prevDesc.family === "map" && prevDesc.output_shape[1] * prevDesc.output_shape[2] > 1;
+  if (desc.op === "flatten" && spatial) {
     const [C, H, W] = prevDesc.output_shape; // one column per source channel, column-major
     return { type: "vector", n, cols: C, rows: H * W, cellW: 7, cellH: 8, labels: false };
   }

@@ -4,7 +4,8 @@
  *   ApiError                       Error with .status, .code (snake_case) and .message
  *   getJSON(path, {signal})        GET → parsed JSON; throws ApiError on a 4xx/5xx or a non-JSON body
  *   (postJSON, inside: POST a JSON body → parsed JSON; throws ApiError)
- *   getModel, getWeights, getSamples, getSample, forward, convolve   the endpoints
+ *   getModels, getModel, getWeights, getSamples, getSample, forward, convolve   the endpoints
+ *   useModel(name)   the model getModel, getWeights and forward are about (null: the default)
  *   createLatestWins(send, opts)   latest request wins (AbortController + a counter)
  *   blobToDataUrl(blob), fetchDataUrl(url)   images as data: URLs
  */
@@ -62,13 +63,22 @@ async function postJSON(path, body, { signal } = {}) {
   return parse(response, path);
 }
 
-export const getModel = (opts) => getJSON("/api/model", opts);
+// The model every request of this page is about (core/models.js); null: the server's default.
+let model = null;
+export function useModel(name) {
+  model = name || null;
+}
+const withModel = (path) => (model ? `${path}?model=${encodeURIComponent(model)}` : path);
+const bodyWithModel = (body) => (model && body.model === undefined ? { ...body, model } : body);
+
+export const getModels = (opts) => getJSON("/api/models", opts);
+export const getModel = (opts) => getJSON(withModel("/api/model"), opts);
 export const getWeights = (name, opts) =>
-  getJSON(`/api/model/layers/${encodeURIComponent(name)}/weights`, opts);
+  getJSON(withModel(`/api/model/layers/${encodeURIComponent(name)}/weights`), opts);
 export const getSamples = ({ images = false } = {}, opts) =>
   getJSON(images ? "/api/samples?include=images" : "/api/samples", opts);
 export const getSample = (id, opts) => getJSON(`/api/samples/${encodeURIComponent(id)}`, opts);
-export const forward = (body, opts) => postJSON("/api/forward", body, opts);
+export const forward = (body, opts) => postJSON("/api/forward", bodyWithModel(body), opts);
 export const convolve = (body, opts) => postJSON("/api/convolve", body, opts);
 
 const noop = () => {};

@@ -52,6 +52,7 @@ const OP_SCALES = {
   conv: "diverging",
   dense: "diverging",
   activation: "sequential",
+  affine: "diverging", // batch norm and input normalisation centre values on 0
   pool: "sequential",
   flatten: "sequential",
   softmax: "sequential",

@@ -3,7 +3,8 @@
 // computed); views.js builds the views, pixel.js shows one output pixel.
 import { createStore } from "../core/store.js";
 import { byId as $ } from "../core/dom.js";
-import { getSamples, getWeights, blobToDataUrl } from "../core/api.js";
+import { getModel, getModels, getSamples, getWeights, blobToDataUrl, useModel } from "../core/api.js";
+import { chosenModel, createModelPicker, urlForModel } from "../core/models.js";
 import { effectivePalette } from "../core/colors.js";
 import { applyHide, bindPresentation, markControls } from "../core/teacher.js";
 import { createShareBox } from "../core/share.js";
@@ -144,10 +145,28 @@ function render(body) {
   renderControls();
 }
 
+/** The picked model's first gray k×k conv filters, as kernel presets (an RGB model's filters read
+ * three channels: the lab's kernels are one k×k grid, so those are left out). */
+async function firstConvWeights() {
+  const { models, default: fallback } = await getModels();
+  const wanted = chosenModel(location.search);
+  const current = models.some((m) => m.name === wanted) ? wanted : fallback;
+  useModel(current);
+  createModelPicker($("model-picker"), {
+    models,
+    current,
+    onPick: (name) => location.assign(urlForModel(location, name)),
+  });
+  const model = await getModel();
+  const conv = model.layers.find((d) => d.op === "conv");
+  if (!conv || conv.input_shape[0] !== 1) return null;
+  return getWeights(conv.name);
+}
+
 async function loadExtras() {
-  const [s, w] = await Promise.allSettled([getSamples(), getWeights("conv1")]);
+  const [s, w] = await Promise.allSettled([getSamples(), firstConvWeights()]);
   if (s.status === "fulfilled") data.set({ samples: s.value.samples.slice(0, 100) });
-  if (w.status === "fulfilled") data.set({ extraPresets: conv1Presets(w.value) });
+  if (w.status === "fulfilled" && w.value) data.set({ extraPresets: conv1Presets(w.value) });
   const problems = [s, w].filter((r) => r.status === "rejected").map((r) => r.reason.message);
   if (problems.length) statusLine.textContent = `Some extras did not load: ${problems.join("; ")}`;
 }

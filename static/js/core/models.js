@@ -1,0 +1,43 @@
+/**
+ * The model picker both pages share: which of the server's models (GET /api/models) the page
+ * shows, kept in the URL as ?model=NAME (absent: the server's default), so a link opens the same
+ * network.  Picking another model reloads the page with the new URL: every view is built once for
+ * one network, and a fresh start is the one path that cannot leave a view on the old one.
+ *
+ * chosenModel(search) → name | null          the URL's model (validated against the list later)
+ * createModelPicker(select, {models, current, onPick(name)})   fills a <select>
+ */
+
+/** The ?model= of a query string, or null. */
+export function chosenModel(search) {
+  const name = new URLSearchParams(search).get("model");
+  return name && /^[A-Za-z0-9._-]{1,64}$/.test(name) ? name : null;
+}
+
+/** The URL for another model, keeping the rest of the query and the hash (or dropping the
+ * hash's input when the model's input differs, see the layer view). */
+export function urlForModel(loc, name, keepHash = true) {
+  const q = new URLSearchParams(loc.search);
+  q.set("model", name);
+  return `${loc.pathname}?${q}${keepHash ? loc.hash : ""}`;
+}
+
+/** One option per model: "lenet · 1×32×32 · 99.30 %". */
+export function modelLabel(m) {
+  const i = m.input;
+  const acc = typeof m.accuracy === "number" ? ` · ${(100 * m.accuracy).toFixed(2)} %` : "";
+  return `${m.name} · ${i.channels === 3 ? "RGB" : "gray"} ${i.height}×${i.width}${acc}`;
+}
+
+export function createModelPicker(select, { models, current, onPick }) {
+  select.replaceChildren();
+  for (const m of models) {
+    const o = document.createElement("option");
+    o.value = m.name;
+    o.textContent = modelLabel(m);
+    o.selected = m.name === current;
+    select.append(o);
+  }
+  select.disabled = models.length < 2;
+  select.addEventListener("change", () => onPick(select.value));
+}
