@@ -20,7 +20,8 @@ export function layoutFor(desc, prevDesc) {
     return { type: "maps", C, H, W, scale, tileCols, scroll: C > 32 };
   }
   const n = shape[0];
-  const spatial = prevDesc && prevDesc.family === "map" && prevDesc.output_shape[1] * prevDesc.output_shape[2] > 1;
+  const spatial =
+    prevDesc && prevDesc.family === "map" && prevDesc.output_shape[1] * prevDesc.output_shape[2] > 1;
   if (desc.op === "flatten" && spatial) {
     const [C, H, W] = prevDesc.output_shape; // one column per source channel, column-major
     return { type: "vector", n, cols: C, rows: H * W, cellW: 7, cellH: 8, labels: false };
