@@ -216,7 +216,9 @@ def load_onnx(source, name: str | None = None):
             arr = params[f"{layer.name}.{key}"]
             if arr.shape != value.shape:
                 raise ImportError_(f"{layer.name}.{key} has shape {arr.shape}, the layer needs {value.shape}")
-            layer.params[key] = np.ascontiguousarray(arr, dtype=np.float32)
+            # a fresh, writable copy: ONNX tensors decode as read-only views, which Numba types
+            # differently (a second compile of every kernel they reach)
+            layer.params[key] = np.array(arr, dtype=np.float32, order="C", copy=True)
     return net
 
 

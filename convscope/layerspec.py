@@ -186,15 +186,22 @@ def _resolve_one(layer: dict, index: int, shape: tuple, previous: str | None) ->
 def _input_shape(layer: dict) -> tuple[int, int, int]:
     shape = layer.get("shape")
     if not isinstance(shape, (list, tuple)) or len(shape) != 3 or not all(
-            isinstance(v, int) and not isinstance(v, bool) for v in shape):
+            isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in shape):
         raise ValueError(f"the input layer's shape must be [channels, height, width], not {shape!r}")
+    if shape[0] > LIMITS["channels"]:
+        raise ValueError(f"the input may have at most {LIMITS['channels']} channels, not {shape[0]}")
+    return tuple(shape)
+
+
+def check_image_input(shape) -> None:
+    """The inputs ConvScope shows: 1 (gray) or 3 (RGB) channels, 8×8 to 256×256 pixels (ValueError
+    otherwise).  Checked for every model it serves or imports; the engine itself reads any shape."""
     c, h, w = shape
     lo, hi = LIMITS["side"]
     if c not in (1, 3):
         raise ValueError(f"the input must have 1 (gray) or 3 (RGB) channels, not {c}")
     if not (lo <= h <= hi and lo <= w <= hi):
         raise ValueError(f"the input must be from {lo}×{lo} to {hi}×{hi} pixels, not {h}×{w}")
-    return (c, h, w)
 
 
 def _count(layer, key, limit, index) -> int:

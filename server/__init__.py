@@ -29,6 +29,10 @@ def create_app(test_config: dict | None = None, overrides: dict | None = None) -
         CLASS_CODE=None,                # a code students enter once (server/lan.py); None: no code
         RATE_LIMITS=None,               # {endpoint: (per second, burst)} per client; the CLI sets them in LAN mode
         SESSION_COOKIE_SAMESITE="Lax",
+        ALLOW_UPLOAD=False,             # POST /api/models takes an .onnx file (the CLI: --allow-upload)
+        UPLOAD_MAX_BYTES=32 << 20,      # an uploaded model's size limit (413 above)
+        UPLOAD_DIR=None,                # where uploaded models are kept (None: the user cache's convscope/uploads)
+        MAX_UPLOADS=20,                 # uploaded models kept at most (409 above)
     )
     if test_config is None:
         app.config.from_prefixed_env("CONVSCOPE")

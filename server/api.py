@@ -56,7 +56,30 @@ def health():
 @bp.get("/api/models")
 def models():
     reg = registry()
-    return conditional(json_response(reg.models_json(lambda: schema.dumps(schema.models(reg, __version__)))))
+    reg.refresh_uploads()
+    body = reg.models_json(lambda: schema.dumps(schema.models(reg, __version__, current_app.config["ALLOW_UPLOAD"])))
+    return conditional(json_response(body))
+
+
+@bp.post("/api/models")
+def upload_model():
+    """An .onnx file (multipart ``file``, or the raw bytes as application/octet-stream), optional
+    ``name``: imported (parsed, never run), kept in the upload folder and served like the others."""
+    if not current_app.config["ALLOW_UPLOAD"]:
+        raise ApiError(403, "uploads_off", "Uploading models is off on this server; start it with "
+                       "`convscope serve --allow-upload` to allow it.")
+    check_encoding(request)
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise ApiError(400, "missing_field", "Send the model as a multipart 'file' field.")
+        data, name = upload.read(), request.form.get("name") or Path(upload.filename or "").stem
+    else:
+        data, name = request.get_data(cache=False), request.args.get("name")
+    net = registry().add_upload(data, name or "")
+    response = json_response(schema.model_summary(net, False), 201)
+    response.headers["Location"] = f"/api/model?model={net.name}"
+    return response
 
 
 @bp.get("/api/model")

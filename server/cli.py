@@ -39,6 +39,8 @@ def serve_options(f):
                      help="students must enter this code once (`auto`: generate one and print it)"),
         click.option("--no-rate-limits", is_flag=True,
                      help="beyond loopback, do not rate-limit each client's expensive requests"),
+        click.option("--allow-upload", is_flag=True,
+                     help="let the page upload .onnx models (up to 32 MB; parsed, never run; kept for this run)"),
         click.option("--strict", is_flag=True,
                      help="refuse to start if any --model cannot be read (default: skip it with a warning "
                           "while at least one can)"),
@@ -86,7 +88,8 @@ def serve_command(**options):
     return serve(**options)
 
 
-def serve(host, port, workers, threads, model, strict=False, class_code=None, no_rate_limits=False) -> int:
+def serve(host, port, workers, threads, model, strict=False, class_code=None, no_rate_limits=False,
+          allow_upload=False) -> int:
     if workers < 0 or threads < 1 or not 0 <= port <= 65535:
         return fail("--workers must be ≥ 0, --threads ≥ 1 and --port 0–65535")
     if class_code is not None and not class_code.strip():
@@ -101,6 +104,7 @@ def serve(host, port, workers, threads, model, strict=False, class_code=None, no
     if model:
         overrides["MODEL_PATHS"] = list(model)
     overrides["MODEL_STRICT"] = strict
+    overrides["ALLOW_UPLOAD"] = allow_upload
     overrides.update(lan_settings(host, class_code, no_rate_limits))
     try:
         app = create_app(None, overrides)
@@ -119,6 +123,8 @@ def serve(host, port, workers, threads, model, strict=False, class_code=None, no
         if code:
             print(f"  class code: {code}   students open http://<this machine's address>:{port}/join?code={code}",
                   flush=True)
+        if allow_upload:
+            print("  uploads on: the page can add .onnx models (POST /api/models)", flush=True)
         if app.config.get("RATE_LIMITS"):
             print("  LAN mode: each computer's expensive requests are rate-limited (--no-rate-limits to lift)",
                   flush=True)

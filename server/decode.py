@@ -32,6 +32,13 @@ UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4:
            8: Image.Transpose.ROTATE_90}
 
 
+def body_limit() -> int:
+    """The request's body limit: an uploaded model may be larger than any other body."""
+    if request.method == "POST" and request.path == "/api/models":
+        return current_app.config["UPLOAD_MAX_BYTES"]
+    return current_app.config["MAX_CONTENT_LENGTH"]
+
+
 def bound_unsized_body() -> None:
     """Refuse, with 413, a body sent without a Content-Length (chunked) that is over the limit.
 
@@ -41,7 +48,7 @@ def bound_unsized_body() -> None:
     env = request.environ
     if request.content_length is not None or env.get("HTTP_TRANSFER_ENCODING", "").lower() != "chunked":
         return
-    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    limit = body_limit()
     data = env["wsgi.input"].read(limit + 1)
     if len(data) > limit:
         raise RequestEntityTooLarge()
@@ -52,7 +59,14 @@ def bound_unsized_body() -> None:
 
 
 def init_app(app: Flask) -> None:
+    app.before_request(raise_upload_limit)
     app.before_request(bound_unsized_body)
+
+
+def raise_upload_limit() -> None:
+    if request.method == "POST" and request.path == "/api/models":
+        request.max_content_length = current_app.config["UPLOAD_MAX_BYTES"]
+        request.max_form_memory_size = current_app.config["UPLOAD_MAX_BYTES"]
 
 
 def _field_value(text: str):

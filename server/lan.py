@@ -30,7 +30,8 @@ bp = Blueprint("lan", __name__)
 # about 20 forwards a second while the pen moves; the kernel lab's 512×512 calls cost 100× more.
 LAN_RATE_LIMITS = {"convscope.forward": (40.0, 80), "convscope.convolve": (8.0, 16),
                    "convscope.samples": (20.0, 40), "convscope.sample": (40.0, 80),
-                   "convscope.layer_weights": (20.0, 40), "lan.join": (0.2, 10)}
+                   "convscope.layer_weights": (20.0, 40), "convscope.upload_model": (0.1, 3),
+                   "lan.join": (0.2, 10)}
 OPEN_ENDPOINTS = {"lan.join", "static", "convscope.plotly_js", "convscope.health"}
 CLIENTS_KEPT = 10_000   # rate-limit state kept for at most this many client addresses (oldest dropped)
 

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 from flask import Flask, current_app
 
+from convscope.layerspec import check_image_input
+
 from .errors import ApiError
 
 EXTENSION = "convscope"
@@ -51,6 +53,8 @@ class Registry:
                                  else "no model could be read: " + "; ".join(self.skipped))
         self.default = next(iter(self.models))
         self.samples_path = samples_path
+        self.uploaded, self.upload_lock = set(), threading.Lock()
+        self.session = os.getpid()   # the upload folder of this server run (workers share the parent's)
         self.lab_lock = threading.Lock()   # lab kernels run in parallel: one lab call per process at a time
         self._model_json = {}
         self.lab_warm = False
@@ -62,6 +66,7 @@ class Registry:
         if trace:
             steps += [(f"trace {name}", lambda net=net: net.trace(np.zeros(net.input_shape, np.float32)))
                       for name, net in self.models.items()]
+            steps.append(("every layer kind", warm_every_kind))
         if lab:
             steps.append(("kernel lab", self.warm_lab))
         return steps
@@ -97,10 +102,68 @@ class Registry:
     def get(self, name=None):
         if name is None:
             return self.models[self.default]
+        if isinstance(name, str) and name not in self.models and current_app:
+            self.refresh_uploads()
         if not isinstance(name, str) or name not in self.models:
             known = ", ".join(sorted(self.models))
             raise ApiError(404, "unknown_model", f"There is no model {name!r}; available: {known}.")
         return self.models[name]
+
+    # ---- uploaded models (POST /api/models) -------------------------------------------------------
+    def add_upload(self, data: bytes, name: str):
+        """Import an uploaded .onnx and serve it; ApiError (and the registry unchanged) otherwise.
+        Kept as a ConvScope .npz in the upload folder, where every worker process finds it."""
+        from convscope.convnet.onnx_import import ImportError_, load_onnx
+        app = current_app
+        name = "".join(ch if ch in NAME_CHARS else "-" for ch in name.strip())[:64].strip("-.") or "upload"
+        with self.upload_lock:
+            self.refresh_uploads()
+            if name in self.models:
+                raise ApiError(409, "name_taken", f"There is already a model named {name!r}; upload it "
+                               "under another name.")
+            if len(self.uploaded) >= app.config["MAX_UPLOADS"]:
+                raise ApiError(409, "too_many_models", f"This server keeps at most {app.config['MAX_UPLOADS']} "
+                               "uploaded models; restart it to clear them.")
+            try:
+                net = load_onnx(data, name)
+            except ImportError_ as exc:
+                raise ApiError(400, "bad_model", f"The model cannot be imported: {exc}") from None
+            folder = self.upload_dir()
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                net.save(folder / f"{name}.npz")
+            except OSError as exc:
+                raise ApiError(507, "cannot_store", f"The model could not be stored ({exc.strerror or exc}).") from None
+            self._adopt(net, folder / f"{name}.npz")
+        return net
+
+    def upload_dir(self) -> Path:
+        folder = current_app.config.get("UPLOAD_DIR")
+        if folder:
+            return Path(folder)
+        import platformdirs
+        return Path(platformdirs.user_cache_dir("convscope")) / "uploads" / str(self.session)
+
+    def refresh_uploads(self) -> None:
+        """Serve the models another worker process stored since (gunicorn: one folder, many workers)."""
+        if not current_app.config.get("ALLOW_UPLOAD"):
+            return
+        folder = self.upload_dir()
+        if not folder.is_dir():
+            return
+        from convscope.convnet.network import Network
+        for path in sorted(folder.glob("*.npz")):
+            if path.stem not in self.models:
+                try:
+                    self._adopt(Network.load(path), path)
+                except (OSError, ValueError):   # being written by another worker: seen next time
+                    continue
+
+    def _adopt(self, net, path) -> None:
+        self.models[net.name] = net
+        self.sources[net.name] = str(path)
+        self.uploaded.add(net.name)
+        self._model_json.pop("__all__", None)
 
     def models_json(self, build) -> bytes:
         """The (static) /api/models body, serialised once."""
@@ -121,6 +184,33 @@ class Registry:
             return load_samples(self.samples_path)
         except OSError:
             raise ApiError(404, "no_samples", "The MNIST sample file is not installed.") from None
+
+
+def warm_every_kind() -> None:
+    """Trace a tiny gray and a tiny RGB network holding every layer kind, so a model imported or
+    uploaded later compiles nothing in a request (Numba compiles per type, not per shape)."""
+    from convscope.convnet.network import Network
+    for channels in (1, 3):
+        spec = [{"name": "input", "kind": "input", "shape": [channels, 12, 12]},
+                {"name": "n", "kind": "normalize", "steps": [{"op": op, "value": [1.0] * channels}
+                                                             for op in ("sub", "div", "mul", "add")]},
+                {"name": "c", "kind": "conv", "out_channels": 2, "kernel": [3, 3], "bias": False},
+                {"name": "bn", "kind": "batchnorm"}]
+        spec += [{"name": k, "kind": k} for k in ("relu", "leaky_relu", "elu", "sigmoid", "tanh", "lecun_tanh",
+                                                 "softplus", "dropout")]
+        spec += [{"name": "p1", "kind": "maxpool", "size": [2, 2], "stride": [1, 1], "padding": 1},
+                 {"name": "p2", "kind": "avgpool", "size": [2, 2], "stride": [1, 1], "padding": 1, "count_pad": False},
+                 {"name": "p3", "kind": "avgpool", "size": [2, 2], "stride": [1, 1]},
+                 {"name": "p4", "kind": "l2pool", "size": [2, 2], "stride": [1, 1]},
+                 {"name": "c2", "kind": "conv", "out_channels": 2, "kernel": [3, 3]},
+                 {"name": "r2", "kind": "relu"}, {"name": "p5", "kind": "maxpool", "size": [2, 2]},
+                 {"name": "g1", "kind": "global_maxpool"}, {"name": "g2", "kind": "global_avgpool"},
+                 {"name": "f", "kind": "flatten"}, {"name": "d", "kind": "dense", "units": 3, "bias": False},
+                 {"name": "d2", "kind": "dense", "units": 3}, {"name": "r3", "kind": "relu"},
+                 {"name": "d3", "kind": "dense", "units": 2}, {"name": "s", "kind": "softmax"}]
+        net = Network.from_spec(spec)
+        net.trace(np.zeros((channels, 12, 12), np.float32))
+        net.predict(np.zeros((1, channels, 12, 12), np.float32))
 
 
 def default_model_path() -> Path:
@@ -161,6 +251,7 @@ def load_model(path: Path, name: str | None = None):
             from convscope.convnet.onnx_import import load_onnx
             return load_onnx(path, name)
         net = convnet.Network.load(path)
+        check_image_input(net.input_shape)
     except (OSError, ValueError, KeyError, TypeError) as exc:   # TypeError: a spec value of the wrong type
         raise ModelLoadError(f"cannot read model {path}: {exc}") from None
     if name:

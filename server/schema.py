@@ -102,8 +102,8 @@ def model_summary(net, default: bool) -> dict:
             "source": source.get("format", "convscope"), "card": card}
 
 
-def models(registry, version: str) -> dict:
-    return {"version": version, "default": registry.default,
+def models(registry, version: str, uploads: bool = False) -> dict:
+    return {"version": version, "default": registry.default, "uploads": uploads,
             "models": [model_summary(net, name == registry.default) for name, net in registry.models.items()]}
 
 
@@ -116,7 +116,7 @@ def param_formula(entry: dict) -> str | None:
         kh, kw = entry["window"]["kernel"]
         c_out, c_in = entry["output_shape"][0], entry["input_shape"][0]
         links = sum(map(sum, entry["connections"]))
-        bias = entry["hyper"].get("bias", True)
+        bias = entry.get("hyper", {}).get("bias", True)
         if links != c_out * c_in:
             return f"{links} connections × {kh}·{kw}" + (f" + {c_out}" if bias else "") + f" = {total}"
         return (f"{c_out} × ({kh}·{kw}·{c_in} + 1) = {total}" if bias
@@ -125,10 +125,10 @@ def param_formula(entry: dict) -> str | None:
         inputs = 1
         for n in entry["input_shape"]:
             inputs *= n
-        if not entry["hyper"].get("bias", True):
+        if not entry.get("hyper", {}).get("bias", True):
             return f"{entry['output_shape'][0]} × {inputs} (no bias) = {total}"
         return f"{entry['output_shape'][0]} × ({inputs} + 1) = {total}"
-    if entry["kind"] == "batchnorm":
+    if entry.get("kind") == "batchnorm":
         return f"2 × {entry['output_shape'][0]} (γ and β; μ and σ² are statistics) = {total}"
     return None
 

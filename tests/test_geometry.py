@@ -147,7 +147,7 @@ def test_window_that_does_not_fit_is_a_clear_error():
     with pytest.raises(ValueError, match="conv9"):
         resolve(layers)
     with pytest.raises(ValueError, match="unknown kind"):
-        resolve([layers[0], {"kind": "dropout", "name": "d"}])
+        resolve([layers[0], {"kind": "dropin", "name": "d"}])
 
 
 # --- brute force: which input positions reach a unit, traced one axis at a time -------------------

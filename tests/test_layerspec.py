@@ -86,10 +86,17 @@ def test_one_fusion_matcher_for_trace_and_training(kinds, patterns, runs):
 
 @pytest.mark.parametrize("shape, message", [
     ([2, 28, 28], "1 \\(gray\\) or 3 \\(RGB\\)"), ([1, 7, 28], "from 8×8"), ([1, 28, 300], "to 256×256"),
-    ([1, 28], "channels, height, width"),
 ])
-def test_input_limits_are_enforced(shape, message):
-    with pytest.raises(ValueError, match=message):
+def test_image_input_limits_are_enforced(shape, message):
+    from convscope.layerspec import check_image_input
+    resolve([{"name": "input", "kind": "input", "shape": shape}])   # the engine reads any shape…
+    with pytest.raises(ValueError, match=message):                   # …ConvScope serves images
+        check_image_input(shape)
+
+
+@pytest.mark.parametrize("shape", [[1, 28], [0, 8, 8], [600, 8, 8], "28x28"])
+def test_input_shape_must_be_three_counts(shape):
+    with pytest.raises(ValueError, match="input"):
         resolve([{"name": "input", "kind": "input", "shape": shape}])
 
 

@@ -187,3 +187,62 @@ def test_import_command_writes_the_model_and_its_card(tmp_path, exported, capsys
     assert cli.main(["import", str(junk), "-o", str(tmp_path / "j.npz")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cannot import" in err and "Traceback" not in err
+
+
+# ---- uploads (POST /api/models) --------------------------------------------------------------------
+def _upload_app(tmp_path, **config):
+    return create_app({"TESTING": True, "WARM_JIT": False, "WARM_LAB": False, "FORWARD_CACHE_BYTES": 0,
+                       "ALLOW_UPLOAD": True, "UPLOAD_DIR": str(tmp_path / "uploads"), **config})
+
+
+def _post_model(client, data: bytes, filename="mine.onnx", **form):
+    return client.post("/api/models", data={"file": (io.BytesIO(data), filename), **form},
+                       content_type="multipart/form-data")
+
+
+def test_uploads_are_off_unless_asked(client, exported):
+    r = _post_model(client, exported["gray"][1].read_bytes())
+    assert r.status_code == 403 and r.get_json()["error"]["code"] == "uploads_off"
+    assert "--allow-upload" in r.get_json()["error"]["message"]
+    assert client.get("/api/models").get_json()["uploads"] is False
+
+
+def test_an_uploaded_model_is_served_to_every_worker(tmp_path, exported):
+    app = _upload_app(tmp_path)
+    c = app.test_client()
+    assert c.get("/api/models").get_json()["uploads"] is True
+    r = _post_model(c, exported["gray"][1].read_bytes(), "my net.onnx")
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["name"] == "my-net" and r.headers["Location"] == "/api/model?model=my-net"
+    names = [m["name"] for m in c.get("/api/models").get_json()["models"]]
+    assert names[-1] == "my-net"
+    x = np.random.default_rng(0).random((28, 28), dtype=np.float32)
+    body = c.post("/api/forward", json={"model": "my-net", "image": x.tolist(), "preprocess": "none"}).get_json()
+    np.testing.assert_allclose(np.asarray(body["layers"][-2]["data"]), _torch_out(exported["gray"][0], x[None]),
+                               rtol=1e-5, atol=1e-5)
+    # another worker process sharing the folder: it serves the model without being told
+    other = _upload_app(tmp_path).test_client()
+    assert other.post("/api/forward", json={"model": "my-net", "image": x.tolist(), "preprocess": "none"}).status_code == 200
+    assert "my-net" in [m["name"] for m in other.get("/api/models").get_json()["models"]]
+
+
+@pytest.mark.parametrize("what, status, code, words", [
+    ("truncated", 400, "bad_model", "could not be parsed"), ("not onnx", 400, "bad_model", "could not be parsed"),
+    ("clash", 409, "name_taken", "already a model named 'lenet'"), ("empty", 400, "bad_model", "the file is empty"),
+    ("too large", 413, "request_too_large", ""),
+])
+def test_a_bad_upload_leaves_the_server_as_it_was(tmp_path, exported, what, status, code, words):
+    app = _upload_app(tmp_path, UPLOAD_MAX_BYTES=20_000)
+    c = app.test_client()
+    before = c.get("/api/models").get_json()["models"]
+    good = exported["gray"][1].read_bytes()
+    data, name = {"truncated": (good[:5000], "t.onnx"), "not onnx": (b"GIF89a" + b"\0" * 300, "g.onnx"),
+                  "clash": (good, "lenet.onnx"), "empty": (b"", "e.onnx"),
+                  "too large": (b"\0" * 30_000, "big.onnx")}[what]
+    assert len(good) < 20_000   # the good model itself fits the limit set here
+    r = _post_model(c, data, name)
+    assert r.status_code == status, r.get_json()
+    assert r.get_json()["error"]["code"] == code and words in r.get_json()["error"]["message"]
+    assert c.get("/api/models").get_json()["models"] == before
+    assert c.post("/api/forward", json={"image": np.zeros((28, 28)).tolist(), "preprocess": "none"}).status_code == 200
+    assert not list((tmp_path / "uploads").glob("*.npz")) if (tmp_path / "uploads").exists() else True

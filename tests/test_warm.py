@@ -16,8 +16,10 @@ from convscope.server import create_app
 import convscope.kernels
 from numba.core.registry import CPUDispatcher
 
+import tempfile
 lines = []
-app = create_app({"TESTING": True, "WARM_PROGRESS": lines.append})
+app = create_app({"TESTING": True, "WARM_PROGRESS": lines.append, "ALLOW_UPLOAD": True,
+                  "UPLOAD_DIR": tempfile.mkdtemp()})
 
 def signatures():
     out = {}
@@ -45,8 +47,32 @@ for (kind, image), mode, act, pool, kernel in itertools.product(
         body["pool"] = {"kind": pool, "size": 2, "stride": 1}
     statuses.append(client.post("/api/convolve", json=body).status_code)
 digit = np.zeros((28, 28)); digit[4:24, 12:16] = 1
-for extra in ({}, {"encoding": "base64"}, {"preprocess": "none"}, {"steps": True}):
+for extra in ({}, {"encoding": "base64"}, {"preprocess": "none"}, {"steps": True},
+              {"model": "lenet5-classic"}):
     statuses.append(client.post("/api/forward", json={"image": digit.tolist(), **extra}).status_code)
+# an uploaded RGB model with the imported layer kinds: no compile for the upload or its forwards
+from onnx import TensorProto, helper, numpy_helper
+init = lambda name, a: numpy_helper.from_array(np.asarray(a, np.float32), name)
+nodes = [helper.make_node("Sub", ["x", "m"], ["a"]), helper.make_node("Div", ["a", "s"], ["b"]),
+         helper.make_node("Conv", ["b", "w"], ["c"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+         helper.make_node("BatchNormalization", ["c", "g", "be", "mu", "var"], ["d"]),
+         helper.make_node("LeakyRelu", ["d"], ["e"], alpha=0.1), helper.make_node("Elu", ["e"], ["f"]),
+         helper.make_node("AveragePool", ["f"], ["h"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+         helper.make_node("GlobalMaxPool", ["h"], ["i"]), helper.make_node("Flatten", ["i"], ["j"]),
+         helper.make_node("MatMul", ["j", "fw"], ["k"]), helper.make_node("Add", ["k", "fb"], ["y"])]
+graph = helper.make_graph(nodes, "probe", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 16, 16])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+                          [init("m", np.full((3, 1, 1), 0.5)), init("s", np.full((3, 1, 1), 0.25)),
+                           init("w", rng.standard_normal((4, 3, 3, 3))), init("g", np.ones(4)), init("be", np.zeros(4)),
+                           init("mu", np.zeros(4)), init("var", np.ones(4)), init("fw", rng.standard_normal((4, 4))),
+                           init("fb", np.zeros(4))])
+data = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+import io
+statuses.append(client.post("/api/models", data={"file": (io.BytesIO(data), "probe.onnx")},
+                            content_type="multipart/form-data").status_code - 1)   # 201 created
+rgb = rng.random((16, 16, 3)).tolist()
+for extra in ({"preprocess": "none"}, {}):
+    statuses.append(client.post("/api/forward", json={"model": "probe", "image": rgb, **extra}).status_code)
 after = signatures()
 posts = sorted(r.rule for r in app.url_map.iter_rules() if "POST" in r.methods and r.rule.startswith("/api/"))
 print(json.dumps({"lines": lines, "statuses": statuses, "posts": posts,
@@ -66,7 +92,7 @@ def test_no_request_compiles_after_the_warm_up(probe):
     assert probe["new"] == {}, f"compiled after the warm-up (dispatcher: (before, after)): {probe['new']}"
 
 
-PROBED = ["/api/convolve", "/api/forward"]   # the routes the probe above calls with every option
+PROBED = ["/api/convolve", "/api/forward", "/api/models"]   # the routes the probe above calls with every option
 
 
 def test_every_computing_route_is_probed(probe):

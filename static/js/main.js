@@ -22,7 +22,7 @@ import { createDetail } from "./detail.js";
 import { parseWeights } from "./arithmetic.js";
 import { bindControls } from "./controls.js";
 import { createClassroom } from "./classroom.js";
-import { chosenModel, createModelPicker, urlForModel } from "./core/models.js";
+import { bindModelUpload, chosenModel, createModelPicker, urlForModel } from "./core/models.js";
 
 const query = new URLSearchParams(location.search);
 const OPTIONS = {
@@ -62,7 +62,15 @@ function status(text, isError = false) {
 
 /** The model of the URL (?model=), or the server's default; the header's picker switches. */
 async function pickModel() {
-  const { models, default: fallback } = await api.getModels();
+  const { models, default: fallback, uploads } = await api.getModels();
+  if (uploads) {
+    bindModelUpload({
+      control: byId("model-upload"),
+      input: byId("model-file"),
+      onDone: (name) => location.assign(urlForModel(location, name, false)),
+      onError: (text) => status(text, true),
+    });
+  }
   const wanted = chosenModel(location.search);
   const known = models.some((m) => m.name === wanted);
   const current = known ? wanted : fallback;

@@ -6,6 +6,8 @@
  *
  * chosenModel(search) → name | null          the URL's model (validated against the list later)
  * createModelPicker(select, {models, current, onPick(name)})   fills a <select>
+ * bindModelUpload({control, input, onDone(name), onError(message)})   the .onnx upload (a file
+ *   control and drag-and-drop onto the page), shown only when the server allows uploads
  */
 
 /** The ?model= of a query string, or null. */
@@ -40,4 +42,48 @@ export function createModelPicker(select, { models, current, onPick }) {
   }
   select.disabled = models.length < 2;
   select.addEventListener("change", () => onPick(select.value));
+}
+
+/** POST the file to /api/models; resolves to the new model's summary or rejects with the server's words. */
+export async function uploadModel(file) {
+  const form = new FormData();
+  form.append("file", file, file.name);
+  const response = await fetch("/api/models", {
+    method: "POST",
+    body: form,
+    headers: { Accept: "application/json" },
+  });
+  const body = await response.json().catch(() => null);
+  if (!response.ok) {
+    const e = (body && body.error) || {};
+    throw new Error(e.message || `upload failed: HTTP ${response.status}`);
+  }
+  return body;
+}
+
+export function bindModelUpload({ control, input, onDone, onError }) {
+  control.hidden = false;
+  const send = (file) => {
+    if (!file) return;
+    uploadModel(file).then(
+      (m) => onDone(m.name),
+      (e) => onError(`Your model: ${e.message}`),
+    );
+  };
+  input.addEventListener("change", () => send(input.files[0]));
+  const isModel = (e) =>
+    e.dataTransfer && Array.from(e.dataTransfer.items || []).some((i) => i.kind === "file");
+  document.addEventListener("dragover", (e) => {
+    if (!isModel(e)) return;
+    e.preventDefault();
+    document.body.classList.add("dropping-model");
+  });
+  document.addEventListener("dragleave", () => document.body.classList.remove("dropping-model"));
+  document.addEventListener("drop", (e) => {
+    document.body.classList.remove("dropping-model");
+    const file = e.dataTransfer && Array.from(e.dataTransfer.files).find((f) => /\.onnx$/i.test(f.name));
+    if (!file) return; // an image dropped on the pad is the pad's
+    e.preventDefault();
+    send(file);
+  });
 }

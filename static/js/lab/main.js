@@ -4,7 +4,7 @@
 import { createStore } from "../core/store.js";
 import { byId as $ } from "../core/dom.js";
 import { getModel, getModels, getSamples, getWeights, blobToDataUrl, useModel } from "../core/api.js";
-import { chosenModel, createModelPicker, urlForModel } from "../core/models.js";
+import { bindModelUpload, chosenModel, createModelPicker, urlForModel } from "../core/models.js";
 import { effectivePalette } from "../core/colors.js";
 import { applyHide, bindPresentation, markControls } from "../core/teacher.js";
 import { createShareBox } from "../core/share.js";
@@ -148,7 +148,15 @@ function render(body) {
 /** The picked model's first gray k×k conv filters, as kernel presets (an RGB model's filters read
  * three channels: the lab's kernels are one k×k grid, so those are left out). */
 async function firstConvWeights() {
-  const { models, default: fallback } = await getModels();
+  const { models, default: fallback, uploads } = await getModels();
+  if (uploads) {
+    bindModelUpload({
+      control: $("model-upload"),
+      input: $("model-file"),
+      onDone: (name) => location.assign(urlForModel(location, name)),
+      onError: (text) => (statusLine.textContent = text),
+    });
+  }
   const wanted = chosenModel(location.search);
   const current = models.some((m) => m.name === wanted) ? wanted : fallback;
   useModel(current);
