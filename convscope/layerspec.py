@@ -48,7 +48,8 @@ REDUCE = {"maxpool": "max", "avgpool": "mean", "l2pool": "l2",   # how a pool co
           "global_maxpool": "max", "global_avgpool": "mean"}
 TAKES_ALPHA = {"leaky_relu": 0.01, "elu": 1.0}   # activation kinds with a slope, and its default
 AFFINE_OPS = ("sub", "div", "mul", "add")          # a normalize step's operations
-LIMITS = {"side": (8, 256), "channels": 512, "units": 4096, "kernel": 11, "layers": 64}
+LIMITS = {"side": (8, 256), "channels": 512, "units": 4096, "kernel": 11, "layers": 64,
+          "activations": 4_000_000}   # values in one trace, every layer's output together (16 MB float32)
 @dataclass(frozen=True)
 class Window:
     """A sliding window, per axis (height, width); ``pad`` is (top, bottom, left, right)."""
@@ -139,6 +140,10 @@ def resolve(spec: list[dict]) -> list[LayerSpec]:
         resolved = _resolve_one(layer, index, shape, out[-1].name if out else None)
         out.append(resolved)
         shape = resolved.out_shape
+    total = sum(math.prod(ls.out_shape) for ls in out)
+    if total > LIMITS["activations"]:
+        raise ValueError(f"the network's layers hold {total:,} values for one image; ConvScope shows networks of "
+                         f"up to {LIMITS['activations']:,} (every one is sent to the browser)")
     return out
 
 

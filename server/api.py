@@ -165,14 +165,35 @@ def _lab_image(fields, upload) -> tuple[np.ndarray, str | None]:
     return np.ascontiguousarray(chw, dtype=np.float32), notice
 
 
+def _model_filter(net, ref: dict) -> list:
+    """The kernel (C_in, kh, kw) of filter ``ref["filter"]`` of the conv layer ``ref["layer"]``."""
+    name, index = ref.get("layer"), ref.get("filter")
+    layer = next((la for la in net.layers if la.name == name), None)
+    if layer is None or layer.spec.op != "conv":
+        convs = ", ".join(la.name for la in net.layers if la.spec.op == "conv")
+        raise ApiError(404, "unknown_layer", f"The model {net.name!r} has no conv layer {name!r}; its conv layers: {convs}.")
+    w = layer.params["weight"]
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < w.shape[0]:
+        raise ApiError(400, "invalid_filter", f"'filter' must be a whole number from 0 to {w.shape[0] - 1}.")
+    if w.shape[2] != w.shape[3]:
+        raise ApiError(400, "kernel_not_square", f"The lab's kernels are square; {name}'s are {w.shape[2]}×{w.shape[3]}.")
+    k = w[index] * layer.mask[index][:, None, None]
+    return (k[0] if k.shape[0] == 1 else k).tolist()
+
+
 @bp.post("/api/convolve")
 def convolve():
     from convscope.convnet import lab
     t0 = time.perf_counter()
     fields, upload = read_body(request)
     image, notice = _lab_image(fields, upload)
+    kernel = fields.get("kernel")
+    if isinstance(kernel, dict):   # {"layer", "filter"}: a filter of a served model's conv layer
+        kernel = _model_filter(registry().get(fields.get("model")), kernel)
+    elif fields.get("model") is not None:
+        registry().get(fields.get("model"))   # an unknown name is a 404 even when no filter is asked for
     options = dict(
-        kernel=validate.kernel(fields.get("kernel"), image.shape[0]),
+        kernel=validate.kernel(kernel, image.shape[0]),
         stride=validate.int_pair(fields.get("stride", 1), "stride"),
         padding=validate.padding(fields.get("padding", "valid")),
         dilation=validate.int_pair(fields.get("dilation", 1), "dilation"),

@@ -246,3 +246,18 @@ def test_a_bad_upload_leaves_the_server_as_it_was(tmp_path, exported, what, stat
     assert c.get("/api/models").get_json()["models"] == before
     assert c.post("/api/forward", json={"image": np.zeros((28, 28)).tolist(), "preprocess": "none"}).status_code == 200
     assert not list((tmp_path / "uploads").glob("*.npz")) if (tmp_path / "uploads").exists() else True
+
+
+def test_convolve_takes_a_models_filter_by_name(client):
+    import numpy as np
+    image = np.random.default_rng(0).random((12, 12)).round(3).tolist()
+    w = np.asarray(client.get("/api/model/layers/c1/weights?model=lenet5-classic").get_json()["weight"]["data"])
+    by_ref = client.post("/api/convolve", json={"image": image, "model": "lenet5-classic",
+                                                 "kernel": {"layer": "c1", "filter": 4}}).get_json()
+    by_value = client.post("/api/convolve", json={"image": image, "kernel": w[4, 0].tolist()}).get_json()
+    np.testing.assert_allclose(by_ref["output"]["data"], by_value["output"]["data"], rtol=1e-6)
+    for body, status, code in [({"model": "lenet5-classic", "kernel": {"layer": "c5", "filter": 0}}, 404, "unknown_layer"),
+                               ({"model": "lenet", "kernel": {"layer": "conv1", "filter": 6}}, 400, "invalid_filter"),
+                               ({"model": "ghost", "kernel": [[1]]}, 404, "unknown_model")]:
+        r = client.post("/api/convolve", json={"image": image, **body})
+        assert r.status_code == status and r.get_json()["error"]["code"] == code, r.get_json()

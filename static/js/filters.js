@@ -22,6 +22,10 @@ function kernelRows(w, o, i) {
   return rows;
 }
 
+// A large imported network's bank (e.g. 128 × 64 kernels) is shown in part: every kernel is a link
+// re-made at each input change, and ten thousand of them made each response cost half a second.
+export const SHOWN = { filters: 16, inputs: 16 };
+
 export function createFilterViewer(container, { labHref }) {
   const root = el("div", "filters");
   container.append(root);
@@ -46,13 +50,24 @@ export function createFilterViewer(container, { labHref }) {
         `${d.name}: ${Cout} filters × ${Cin} input ${Cin === 1 ? "channel" : "channels"}, ${kh}×${kw} each`,
       ),
     );
+    const rowsShown = Math.min(Cout, SHOWN.filters),
+      colsShown = Math.min(Cin, SHOWN.inputs);
+    if (rowsShown < Cout || colsShown < Cin) {
+      const note = el(
+        "p",
+        "filter-note",
+        `showing filters 0–${rowsShown - 1} of ${Cout} and input maps 0–${colsShown - 1} of ${Cin} ` +
+          "(the colour scale is the whole layer's); every kernel is in GET /api/model/layers/…/weights",
+      );
+      block.append(note);
+    }
     const grid = el("div", "filter-grid");
-    grid.style.gridTemplateColumns = `auto repeat(${Cin}, auto)`;
+    grid.style.gridTemplateColumns = `auto repeat(${colsShown}, auto)`;
     grid.append(el("span", "filter-corner", Cin > 1 ? "filter \\ input map" : ""));
-    for (let i = 0; i < Cin; i++) grid.append(el("span", "filter-col", Cin > 1 ? `in ${i}` : "kernel"));
-    for (let o = 0; o < Cout; o++) {
+    for (let i = 0; i < colsShown; i++) grid.append(el("span", "filter-col", Cin > 1 ? `in ${i}` : "kernel"));
+    for (let o = 0; o < rowsShown; o++) {
       grid.append(el("span", "filter-row", `#${o}`));
-      for (let i = 0; i < Cin; i++) {
+      for (let i = 0; i < colsShown; i++) {
         const a = el("a", "filter");
         a.dataset.layer = d.name;
         a.dataset.filter = String(o);
@@ -85,7 +100,7 @@ export function createFilterViewer(container, { labHref }) {
       if (dy === undefined) return;
       ev.preventDefault();
       const to = grid.querySelector(
-        `a.filter[data-filter="${Math.min(Cout - 1, Math.max(0, o + dy))}"][data-channel="${Math.min(Cin - 1, Math.max(0, i + dx))}"]`,
+        `a.filter[data-filter="${Math.min(rowsShown - 1, Math.max(0, o + dy))}"][data-channel="${Math.min(colsShown - 1, Math.max(0, i + dx))}"]`,
       );
       for (const x of grid.querySelectorAll("a.filter")) x.tabIndex = x === to ? 0 : -1;
       to.focus();
