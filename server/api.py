@@ -168,13 +168,17 @@ def _lab_image(fields, upload) -> tuple[np.ndarray, str | None]:
 def _model_filter(net, ref: dict) -> list:
     """The kernel (C_in, kh, kw) of filter ``ref["filter"]`` of the conv layer ``ref["layer"]``."""
     name, index = ref.get("layer"), ref.get("filter")
+    if not isinstance(name, str) or set(ref) - {"layer", "filter"}:
+        raise ApiError(400, "wrong_type", "A 'kernel' object names a model's filter: {\"layer\": \"conv1\", "
+                       "\"filter\": 0}; otherwise send the kernel as a k×k array of numbers.")
     layer = next((la for la in net.layers if la.name == name), None)
     if layer is None or layer.spec.op != "conv":
         convs = ", ".join(la.name for la in net.layers if la.spec.op == "conv")
-        raise ApiError(404, "unknown_layer", f"The model {net.name!r} has no conv layer {name!r}; its conv layers: {convs}.")
+        raise ApiError(404, "unknown_layer", f"The 'kernel' names layer {name!r}, but the model {net.name!r} "
+                       f"has no such conv layer; its conv layers: {convs}.")
     w = layer.params["weight"]
     if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < w.shape[0]:
-        raise ApiError(400, "invalid_filter", f"'filter' must be a whole number from 0 to {w.shape[0] - 1}.")
+        raise ApiError(400, "invalid_filter", f"The 'kernel' filter must be a whole number from 0 to {w.shape[0] - 1}.")
     if w.shape[2] != w.shape[3]:
         raise ApiError(400, "kernel_not_square", f"The lab's kernels are square; {name}'s are {w.shape[2]}×{w.shape[3]}.")
     k = w[index] * layer.mask[index][:, None, None]

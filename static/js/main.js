@@ -119,6 +119,33 @@ function createViews(page) {
   };
 }
 
+/** An RGB model's gallery: the kernel lab's colour photographs first (its MNIST digits still work,
+ * as gray images resized to the model's input). */
+const PHOTOS = ["scene", "shapes", "checker", "text"];
+function showPhotos(page) {
+  const host = byId("photos");
+  host.hidden = false;
+  byId("gallery-title").textContent = "Photos and MNIST test digits";
+  for (const name of PHOTOS) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "photo";
+    b.dataset.photo = name;
+    b.title = `the ${name} photograph (256×256 RGB), resized to this model's input`;
+    const img = document.createElement("img");
+    img.src = `/static/img/lab/${name}.png`;
+    img.alt = name;
+    b.append(img);
+    b.addEventListener("click", () =>
+      api
+        .fetchDataUrl(img.src)
+        .then((url) => page.inputs.upload(url, `${name}.png`))
+        .catch(page.fail),
+    );
+    host.append(b);
+  }
+}
+
 /** State changes the views follow (the classroom follows its own). */
 function follow(page) {
   const { views, painter, drawpad } = page;
@@ -173,6 +200,7 @@ async function boot() {
   });
   page.views = createViews(page);
   page.views.gallery.update(data.get().samples);
+  if (data.get().model.input_shape[0] === 3) showPhotos(page);
   page.painter = createPainter({ state, data, views: page.views, palette: () => page.classroom.palette() });
   bindControls({ state, drawpad: page.drawpad, shift: page.inputs.shift, upload: page.inputs.upload });
   follow(page);

@@ -207,3 +207,20 @@ def test_the_lab_offers_the_picked_models_first_filters(page, models_server):
     presets = page.evaluate("() => Array.from(document.querySelectorAll('option, button'))"
                             ".filter((e) => /Trained conv1 filter/.test(e.textContent)).length")
     assert presets == len(w) == 4
+
+
+def test_an_rgb_models_gallery_offers_colour_photographs(page, models_server):
+    base, files = models_server
+    open_model(page, base, "rgb_bn")
+    photos = page.locator("#photos button.photo")
+    assert photos.count() == 4 and page.locator("#photos").is_visible()
+    before = page.evaluate("() => window.__convscope.rendered")
+    page.locator('#photos button[data-photo="scene"]').click()
+    page.wait_for_function(SETTLED, arg=before, timeout=30_000)
+    forward = page.evaluate("() => window.__convscope.lastForward")
+    x = np.asarray(forward["input"]["data"])
+    assert x.shape == (3, 40, 40) and np.abs(x[0] - x[2]).mean() > 0.02   # colour, not gray copies
+    assert "upload scene.png" in page.locator("#input-source").inner_text()
+    # a gray model has no photographs
+    open_model(page, base, "gray28")
+    assert page.locator("#photos").is_hidden()
