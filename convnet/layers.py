@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from convscope import kernels as K
+from convscope.kernels.conv_gemm import conv2d_gemm, uses_gemm
 from convscope.layerspec import LayerSpec
 
 CONV_RELU_MAXPOOL = ("conv", "relu", "maxpool")
@@ -79,7 +80,13 @@ class Conv(Layer):
             g["bias"] = db
         return g
 
+    def gemm(self) -> bool:
+        """Whether the trace computes this layer as one matrix product (kernels/conv_gemm.py)."""
+        return uses_gemm(self.out_shape[0], self.in_shape[0], self.kernel, self.stride)
+
     def plan(self):
+        if self.gemm():
+            return _GemmConv(self), (), False
         return K.conv2d, self._args(), False
 
     def forward_batch(self, x):
@@ -112,6 +119,35 @@ class Conv(Layer):
         else:
             dx, (dw, db) = None, K.conv2d_backward_params_batch(x, w, dy, s, p, d, m)
         return dx, self._grads(dw, db)
+
+
+class _GemmConv:
+    """The trace's call for a many-channel conv: its weights reshaped (mask applied) when first
+    called, after Network.load has put the file's parameters in place."""
+
+    def __init__(self, layer):
+        self.layer, self.w2 = layer, None
+
+    def __call__(self, x):
+        la = self.layer
+        if self.w2 is None:
+            w = la.params["weight"] * la.mask[:, :, None, None]
+            self.w2 = np.ascontiguousarray(w.reshape(w.shape[0], -1), dtype=np.float32)
+        return conv2d_gemm(x, self.w2, la.bias, la.kernel, la.pad, la.dilation, la.out_shape[1:])
+
+
+class _GemmConvReluPool:
+    """conv (as a matrix product) → ReLU → max-pool, returning what the fused kernel returns."""
+
+    def __init__(self, conv, pool):
+        self.conv, self.pool = _GemmConv(conv), pool
+
+    def __call__(self, x):
+        y = self.conv(x)
+        r = K.relu(y)
+        p = self.pool
+        pooled, winners = K.max_pool2d(r, p.size, p.stride, p.pad)
+        return y, r, pooled, winners
 
 
 class Pool(Layer):
@@ -310,7 +346,9 @@ def trace_plan(layers: list[Layer]) -> list[tuple]:
     for i, n in chains([la.kind for la in layers], TRACE_FUSIONS):
         la, run = layers[i], layers[i:i + n]
         names, kinds = tuple(x.name for x in run), tuple(x.kind for x in run)
-        if kinds == CONV_RELU_MAXPOOL:
+        if kinds == CONV_RELU_MAXPOOL and la.gemm():
+            steps.append((names, kinds, _GemmConvReluPool(la, run[2]), (), 4))
+        elif kinds == CONV_RELU_MAXPOOL:
             pool = run[2]
             steps.append((names, kinds, K.conv2d_relu_max_pool2d,
                           (*la._args(), pool.size, pool.stride, pool.pad), 4))

@@ -204,6 +204,11 @@ def warm_every_kind() -> None:
                  {"name": "p4", "kind": "l2pool", "size": [2, 2], "stride": [1, 1]},
                  {"name": "c2", "kind": "conv", "out_channels": 2, "kernel": [3, 3]},
                  {"name": "r2", "kind": "relu"}, {"name": "p5", "kind": "maxpool", "size": [2, 2]},
+                 # many channels: the matrix-product conv (kernels/conv_gemm.py), alone and fused
+                 {"name": "w1", "kind": "conv", "out_channels": 32, "kernel": [3, 3], "padding": 1},
+                 {"name": "w2", "kind": "conv", "out_channels": 32, "kernel": [3, 3], "padding": 1},
+                 {"name": "w3", "kind": "relu"}, {"name": "w4", "kind": "maxpool", "size": [2, 2], "stride": [1, 1]},
+                 {"name": "w5", "kind": "conv", "out_channels": 32, "kernel": [3, 3], "padding": 1},
                  {"name": "g1", "kind": "global_maxpool"}, {"name": "g2", "kind": "global_avgpool"},
                  {"name": "f", "kind": "flatten"}, {"name": "d", "kind": "dense", "units": 3, "bias": False},
                  {"name": "d2", "kind": "dense", "units": 3}, {"name": "r3", "kind": "relu"},

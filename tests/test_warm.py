@@ -54,7 +54,8 @@ for extra in ({}, {"encoding": "base64"}, {"preprocess": "none"}, {"steps": True
 from onnx import TensorProto, helper, numpy_helper
 init = lambda name, a: numpy_helper.from_array(np.asarray(a, np.float32), name)
 nodes = [helper.make_node("Sub", ["x", "m"], ["a"]), helper.make_node("Div", ["a", "s"], ["b"]),
-         helper.make_node("Conv", ["b", "w"], ["c"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+         helper.make_node("Conv", ["b", "w"], ["c0"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+         helper.make_node("Conv", ["c0", "w32"], ["c"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),   # many channels
          helper.make_node("BatchNormalization", ["c", "g", "be", "mu", "var"], ["d"]),
          helper.make_node("LeakyRelu", ["d"], ["e"], alpha=0.1), helper.make_node("Elu", ["e"], ["f"]),
          helper.make_node("AveragePool", ["f"], ["h"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
@@ -63,8 +64,8 @@ nodes = [helper.make_node("Sub", ["x", "m"], ["a"]), helper.make_node("Div", ["a
 graph = helper.make_graph(nodes, "probe", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 16, 16])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
                           [init("m", np.full((3, 1, 1), 0.5)), init("s", np.full((3, 1, 1), 0.25)),
-                           init("w", rng.standard_normal((4, 3, 3, 3))), init("g", np.ones(4)), init("be", np.zeros(4)),
-                           init("mu", np.zeros(4)), init("var", np.ones(4)), init("fw", rng.standard_normal((4, 4))),
+                           init("w", rng.standard_normal((32, 3, 3, 3))), init("w32", rng.standard_normal((32, 32, 3, 3))), init("g", np.ones(32)), init("be", np.zeros(32)),
+                           init("mu", np.zeros(32)), init("var", np.ones(32)), init("fw", rng.standard_normal((32, 4))),
                            init("fb", np.zeros(4))])
 data = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
 import io
