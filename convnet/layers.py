@@ -41,6 +41,10 @@ class Layer:
     def backward_batch(self, cache, dy):
         return dy, {}
 
+    def input_backward(self, cache, dy):
+        """dL/d(input) only (attribution, convnet/explain.py): no parameter gradients needed."""
+        return self.backward_batch(cache, dy)[0]
+
 
 class Input(Layer):
     pass
@@ -110,6 +114,9 @@ class Conv(Layer):
             dx, (dw, db) = None, K.conv2d_relu_max_pool2d_backward_params_batch(
                 x, w, dq, pooled, winners, s, p, d, m)
         return dx, self._grads(dw, db)
+
+    def input_backward(self, x, dy):
+        return self.backward_batch(x, dy, need_dx=True)[0]
 
     def backward_batch(self, x, dy, need_dx=True):
         """need_dx=False (no trainable layer before this one) skips dx and returns None for it."""
@@ -184,8 +191,7 @@ class Pool(Layer):
             return K.max_pool2d_backward_batch(dy, cache, hw), {}
         if self.reduce == "mean":
             if self.exclusive:
-                raise NotImplementedError(f"{self.name}: training through an average pool that does not "
-                                          "count its padding is not supported (inference only)")
+                return K.avg_pool2d_exclusive_backward_batch(dy, hw, self.size, self.stride, self.pad), {}
             return K.avg_pool2d_backward_batch(dy, hw, self.size, self.stride, self.pad), {}
         x, y = cache
         return K.l2_pool2d_backward_batch(x, y, dy, self.size, self.stride, self.pad), {}
@@ -247,6 +253,9 @@ class Affine(Layer):
 
     def forward_batch(self, x):
         return K.channel_steps_batch(x, *self._codes()), None
+
+    def input_backward(self, cache, dy):
+        return K.channel_steps_backward_batch(dy, *self._codes())   # linear: the same for both kinds
 
     def backward_batch(self, cache, dy):
         if self.kind == "batchnorm":

@@ -8,6 +8,7 @@ from .conv_lab import conv2d_parallel, conv2d_depthwise
 from .pool import max_pool2d, max_pool2d_backward, max_pool2d_batch, max_pool2d_backward_batch
 from .pool import avg_pool2d, avg_pool2d_backward, avg_pool2d_batch, avg_pool2d_backward_batch
 from .pool import avg_pool2d_exclusive, avg_pool2d_exclusive_batch
+from .pool import avg_pool2d_exclusive_backward, avg_pool2d_exclusive_backward_batch
 from .channelwise import CODES as CHANNEL_CODES, channel_steps, channel_steps_batch, channel_steps_backward, channel_steps_backward_batch
 from .pool import l2_pool2d, l2_pool2d_backward, l2_pool2d_batch, l2_pool2d_backward_batch
 from .affine import affine_warp_batch, random_affine_mats

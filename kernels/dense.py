@@ -13,7 +13,9 @@ Speed notes (2-core AVX2 box, medians, including Numba dispatch of ~0.45 µs):
   product and ties BLAS (np.dot) on 400→120 (2.65 µs both) and beats it on 100→10 (0.75 vs 0.86 µs);
   the strict-IEEE loop cannot vectorise the reduction and takes 36 µs.
 - batches: np.dot (BLAS sgemm, which threads itself) beats a prange loop about 2× (64×400→120:
-  49 vs 85 µs; 10k images: 6.6 vs 15 ms), so the batch kernels call it.
+  49 vs 85 µs; 10k images: 6.6 vs 15 ms), so the batch kernels call it — from plain NumPy, not
+  inside Numba: Numba's own np.dot links BLAS through SciPy, which ConvScope does not install
+  (a fresh install's `convscope train` failed with "scipy 0.16+ is required for linear algebra").
 """
 import numpy as np
 from numba import njit, prange
@@ -32,31 +34,22 @@ def dense(x, w, b):
     return y
 
 
-@njit(cache=True)
 def dense_batch(x, w, b):
-    """y = x @ w.T + b.  x (N, D), w (U, D), b (U,) -> y (N, U)."""
+    """y = x @ w.T + b.  x (N, D), w (U, D), b (U,) -> y (N, U) float32 (NumPy's BLAS)."""
     y = np.dot(x, w.T)
-    n, units = y.shape
-    for i in range(n):
-        for u in range(units):
-            y[i, u] += b[u]
-    return y
+    y += b
+    return y.astype(np.float32, copy=False)
 
 
-@njit(cache=True)
 def dense_backward_batch(x, w, dy):
     """Gradients of y = x @ w.T + b given dy = dL/dy.
 
     x (N, D), w (U, D), dy (N, U) -> dx = dy @ w (N, D), dw = dy.T @ x (U, D), db = sum_n dy (U,).
     """
-    dx = np.dot(dy, w)
-    dw = np.dot(dy.T, x)
-    n, units = dy.shape
-    db64 = np.zeros(units, np.float64)  # float64 so a 60k-row sum does not drift
-    for i in range(n):
-        for u in range(units):
-            db64[u] += dy[i, u]
-    return dx, dw, db64.astype(np.float32)
+    dx = np.dot(dy, w).astype(np.float32, copy=False)
+    dw = np.dot(dy.T, x).astype(np.float32, copy=False)
+    db = dy.sum(axis=0, dtype=np.float64).astype(np.float32)  # float64 so a 60k-row sum does not drift
+    return dx, dw, db
 
 
 @njit(cache=True)

@@ -184,6 +184,21 @@ def _avg_exclusive_into(x, size, stride, pad, y):
 
 
 @njit(cache=True)
+def _avg_exclusive_backward_into(dy, size, stride, pad, dx):  # dx (C,H,W) zeroed
+    h, w = dx.shape[1], dx.shape[2]
+    g = np.empty_like(dy)
+    for oy in range(dy.shape[1]):
+        _, ylo, yhi = _clip(oy, stride[0], pad[0], size[0], h)
+        for ox in range(dy.shape[2]):
+            _, xlo, xhi = _clip(ox, stride[1], pad[2], size[1], w)
+            n = max(0, yhi - ylo) * max(0, xhi - xlo)
+            inv = np.float32(1.0 / n) if n > 0 else np.float32(0.0)
+            for ci in range(dy.shape[0]):
+                g[ci, oy, ox] = dy[ci, oy, ox] * inv
+    _scatter_into(g, size, stride, pad, np.empty((0, 0, 0), np.float32), dx)
+
+
+@njit(cache=True)
 def _l2_into(x, size, stride, pad, y):
     _sum_into(x, size, stride, pad, True, y)
     np.sqrt(y, y)
@@ -305,6 +320,24 @@ def avg_pool2d_exclusive_batch(x, size, stride, pad):
     for i in prange(x.shape[0]):
         _avg_exclusive_into(x[i], size, stride, pad, y[i])
     return y
+
+
+@njit(cache=True)
+def avg_pool2d_exclusive_backward(dy, in_shape, size, stride, pad):
+    """dy (C,Ho,Wo), in_shape (H, W) -> dx (C,H,W): each dy / (its window's taps inside the image)
+    given to those taps."""
+    dx = np.zeros((dy.shape[0], in_shape[0], in_shape[1]), np.float32)
+    _avg_exclusive_backward_into(dy, size, stride, pad, dx)
+    return dx
+
+
+@njit(cache=True, parallel=True)
+def avg_pool2d_exclusive_backward_batch(dy, in_shape, size, stride, pad):
+    """dy (N,C,Ho,Wo), in_shape (H, W) -> dx (N,C,H,W)."""
+    dx = np.zeros((dy.shape[0], dy.shape[1], in_shape[0], in_shape[1]), np.float32)
+    for i in prange(dy.shape[0]):
+        _avg_exclusive_backward_into(dy[i], size, stride, pad, dx[i])
+    return dx
 
 
 @njit(cache=True, parallel=True)

@@ -63,6 +63,14 @@ def avg_pool2d_exclusive_ref(x, size, stride, pad):
     return np.where(inside > 0, total / np.where(inside > 0, inside, 1.0), 0.0)
 
 
+def avg_pool2d_exclusive_backward_ref(dy, in_shape, size, stride, pad):
+    """dx (C, H, W): dy / (taps inside the image) given to each inside tap of the window."""
+    inside = _windows(np.ones((1, *in_shape)), size, stride, pad, 0.0)[0]          # (Ho, Wo, kh, kw)
+    count = inside.sum(axis=(-2, -1))
+    share = np.where(count > 0, np.asarray(dy, np.float64) / np.where(count > 0, count, 1.0), 0.0)
+    return _spread(share[..., None, None] * inside[None], in_shape, size, stride, pad)
+
+
 def l2_pool2d_ref(x, size, stride, pad):
     """y: sqrt of the window sum of squares."""
     return np.sqrt((_windows(x, size, stride, pad, 0.0) ** 2).sum(axis=(-2, -1)))

@@ -10,6 +10,8 @@
 4. Stop it and start again on the same cache: the warm start, timed the same way.
 5. `import server`, `import kernels`, `import convnet` must fail in that venv, and the wheel may hold
    one top-level package: convscope.
+6. In that venv (only ConvScope's own dependencies: no SciPy, no PyTorch), run a training step, a
+   batch prediction and an ONNX import: what `convscope train`, `evaluate` and `import` call.
 
 Exits non-zero, saying why, on the first failure.  --keep leaves the temporary folder for a look.
 """
@@ -171,6 +173,35 @@ def check_no_generic_packages(py: Path, cwd: Path, env: dict) -> None:
           flush=True)
 
 
+LIBRARY_PATHS = r"""
+import numpy as np, onnx
+from onnx import TensorProto, helper, numpy_helper
+from convscope.convnet import LENET, Network
+from convscope.convnet.onnx_import import load_onnx
+net = Network.from_spec(LENET, seed=0)
+x = np.random.default_rng(0).random((8, 1, 32, 32), dtype=np.float32)
+loss, grads, _ = net.loss_and_grads(x, np.arange(8) % 10)
+assert np.isfinite(loss) and grads["fc1"]["weight"].shape == (120, 400)
+assert net.predict(x).shape == (8, 10)
+g = helper.make_graph([helper.make_node("Flatten", ["x"], ["f"]), helper.make_node("Gemm", ["f", "w"], ["y"], transB=1)],
+                      "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 8, 8])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])],
+                      [numpy_helper.from_array(np.ones((3, 64), np.float32), "w")])
+m = load_onnx(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+assert m.trace(np.ones((1, 8, 8), np.float32)).activations[-2].data.tolist() == [64.0] * 3
+print("ok")
+"""
+
+
+def check_library_paths(py: Path, cwd: Path, env: dict) -> None:
+    out = subprocess.run([str(py), "-c", LIBRARY_PATHS], cwd=cwd, env=env, capture_output=True, text=True,
+                         timeout=900)
+    if out.returncode != 0 or not out.stdout.strip().endswith("ok"):
+        fail(f"a training step, a prediction or an ONNX import fails in the fresh venv:\n{out.stderr[-2000:]}")
+    print("check_wheel: a training step, a batch prediction and an ONNX import work with only ConvScope's "
+          "dependencies", flush=True)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                 epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -187,6 +218,7 @@ def main(argv=None) -> int:
         check_no_generic_packages(py, elsewhere, env)
         serve_and_measure(py, elsewhere, env, "first-ever start (empty Numba cache)", args.timeout)
         serve_and_measure(py, elsewhere, env, "warm start (same cache)", args.timeout, static)
+        check_library_paths(py, elsewhere, env)
     finally:
         if args.keep:
             print(f"check_wheel: kept {tmp}")

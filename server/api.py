@@ -142,6 +142,63 @@ def forward():
     return response
 
 
+# ---- explain -------------------------------------------------------------------------------------
+EXPLAIN_LIMITS = {"patch": (1, 32), "stride": (1, 16)}
+
+
+def _whole(fields, key, lo, hi, default):
+    value = fields.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ApiError(400, f"invalid_{key}", f"'{key}' must be a whole number from {lo} to {hi}.")
+    return value
+
+
+@bp.post("/api/explain")
+def explain_route():
+    """Why the network gave its answer: an attribution map for one class (convnet/explain.py)."""
+    from convscope.convnet import explain as E
+    t0 = time.perf_counter()
+    fields, upload = read_body(request)
+    net = registry().get(fields.get("model"))
+    method = validate.choice(fields, "method", E.METHODS, "gradient")
+    preprocessing = validate.choice(fields, "preprocess", tuple(preprocess.METHODS), schema.preprocess_of(net))
+    encoding = validate.choice(fields, "encoding", schema.ENCODINGS, "json")
+    classes = net.layers[-1].out_shape[0]
+    cls = fields.get("class")
+    if cls is not None:
+        cls = _whole(fields, "class", 0, classes - 1, None)
+    layer = fields.get("layer")
+    if method == "gradcam":
+        allowed = E.cam_layers(net)
+        if layer is not None and layer not in allowed:
+            raise ApiError(400, "invalid_layer", f"Grad-CAM explains at a layer with a spatial map; {net.name!r} has "
+                           f"{', '.join(allowed)}, not {layer!r}.")
+    patch = stride = None
+    _, h, w = net.input_shape
+    if method == "occlusion":
+        patch = _whole(fields, "patch", 1, min(h, w, EXPLAIN_LIMITS["patch"][1]), 4)
+        stride = _whole(fields, "stride", *EXPLAIN_LIMITS["stride"], 2)
+        ys, xs = E.occlusion_positions(h, w, patch, stride)
+        if len(ys) * len(xs) > E.MAX_OCCLUSIONS:
+            raise ApiError(400, "too_many_occlusions", f"A {patch}-pixel patch with stride {stride} makes "
+                           f"{len(ys) * len(xs)} placements; at most {E.MAX_OCCLUSIONS} (use a larger stride).")
+    image = image_from(fields, upload, color=net.input_shape[0] == 3)
+    try:
+        pre = preprocess.METHODS[preprocessing](image, shape=net.input_shape)
+    except ValueError as exc:
+        raise ApiError(400, "bad_image_size", str(exc)) from None
+    t1 = time.perf_counter()
+    try:
+        result = E.explain(net, pre.x, method, cls, layer, patch or 4, stride or 2)
+    except E.NotExplainable as exc:
+        raise ApiError(400, "not_explainable", f"This model cannot be explained that way: {exc}") from None
+    t2 = time.perf_counter()
+    body = schema.dumps(schema.explanation(net.name, pre, result, encoding))
+    t3 = time.perf_counter()
+    timing = {"decode": _ms(t0, t1), "explain": _ms(t1, t2), "serialise": _ms(t2, t3), "total": _ms(t0, t3)}
+    return json_response(schema.with_timing(body, timing))
+
+
 # ---- kernel lab ----------------------------------------------------------------------------------
 def _lab_image(fields, upload) -> tuple[np.ndarray, str | None]:
     """(C, H, W) float32 in [0, 1], gray or RGB, downscaled to LAB_MAX_SIDE with a notice."""

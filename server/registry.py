@@ -67,6 +67,7 @@ class Registry:
             steps += [(f"trace {name}", lambda net=net: net.trace(np.zeros(net.input_shape, np.float32)))
                       for name, net in self.models.items()]
             steps.append(("every layer kind", warm_every_kind))
+            steps += [(f"explain {name}", lambda net=net: warm_explain(net)) for name, net in self.models.items()]
         if lab:
             steps.append(("kernel lab", self.warm_lab))
         return steps
@@ -216,6 +217,15 @@ def warm_every_kind() -> None:
         net = Network.from_spec(spec)
         net.trace(np.zeros((channels, 12, 12), np.float32))
         net.predict(np.zeros((1, channels, 12, 12), np.float32))
+        warm_explain(net)
+
+
+def warm_explain(net) -> None:
+    """Every /api/explain method once: the reverse pass runs each layer's batch backward kernels."""
+    from convscope.convnet import explain
+    x = np.zeros(net.input_shape, np.float32)
+    for method in explain.METHODS:
+        explain.explain(net, x, method, patch=min(4, *net.input_shape[1:]), stride=4)
 
 
 def default_model_path() -> Path:

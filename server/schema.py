@@ -183,6 +183,22 @@ def forward(model_name: str, pre, trace, steps: bool, encoding: str = "json") ->
     return body
 
 
+def explanation(model_name: str, pre, e, encoding: str = "json") -> dict:
+    """POST /api/explain: ``e`` a convnet.explain.Explanation of ``pre.x``."""
+    out = {"model": model_name, "method": e.method, "class": e.cls, "score": e.score, "probability": e.probability,
+           "empty": pre.empty, "input": array(pre.x, encoding), "map": stats_array(e.map, encoding)}
+    if e.gradient is not None:
+        out["gradient"] = stats_array(e.gradient, encoding)
+    if e.layer is not None:
+        out["layer"] = e.layer
+        out["layer_map"] = stats_array(e.layer_map, encoding)
+        out["weights"] = e.extra["weights"]
+    if e.method == "occlusion":
+        out.update(patch=e.extra["patch"], stride=e.extra["stride"], placements=e.extra["placements"],
+                   positions=e.extra["positions"], probabilities=e.extra["probabilities"])
+    return out
+
+
 def with_timing(body: bytes, timing_ms: dict) -> bytes:
     """Append ``"timing_ms"`` to an already serialised object, so the serialisation is timed too."""
     return b"".join((memoryview(body)[:-1], b',"timing_ms":', orjson.dumps(timing_ms), b"}"))   # one copy, not two

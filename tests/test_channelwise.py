@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from convscope.kernels import (avg_pool2d_exclusive, avg_pool2d_exclusive_batch, channel_steps,
+from convscope.kernels import (avg_pool2d_exclusive, avg_pool2d_exclusive_backward,
+                               avg_pool2d_exclusive_backward_batch, avg_pool2d_exclusive_batch, channel_steps,
                                channel_steps_backward, channel_steps_backward_batch, channel_steps_batch)
 from convscope.kernels.channelwise_ref import channel_steps_backward_ref, channel_steps_ref
-from convscope.kernels.pool_ref import avg_pool2d_exclusive_ref, avg_pool2d_ref
+from convscope.kernels.pool_ref import avg_pool2d_exclusive_backward_ref, avg_pool2d_exclusive_ref, avg_pool2d_ref
 
 F32 = np.float32
 
@@ -81,6 +82,13 @@ def test_avg_pool_exclusive_matches_twin(p):
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5 * (1 + np.max(abs(ref), initial=0)))
     batch = np.stack([x, -x])
     np.testing.assert_allclose(avg_pool2d_exclusive_batch(batch, *args)[1], -y, rtol=1e-6, atol=1e-6)
+    dy = np.random.default_rng(p["seed"] + 1).standard_normal(y.shape).astype(F32)
+    dx = avg_pool2d_exclusive_backward(dy, x.shape[1:], *args)
+    np.testing.assert_allclose(dx, avg_pool2d_exclusive_backward_ref(dy, x.shape[1:], *args), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(avg_pool2d_exclusive_backward_batch(np.stack([dy, dy]), x.shape[1:], *args)[1], dx,
+                               rtol=1e-6, atol=1e-6)
+    # the adjoint of the forward: <pool(x), dy> = <x, pool'(dy)>
+    assert np.vdot(y.astype(np.float64), dy) == pytest.approx(np.vdot(x.astype(np.float64), dx), rel=1e-4, abs=1e-4)
 
 
 @pytest.mark.parametrize("pad", [(0, 0, 0, 0), (1, 1, 1, 1)])

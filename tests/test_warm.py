@@ -74,6 +74,10 @@ statuses.append(client.post("/api/models", data={"file": (io.BytesIO(data), "pro
 rgb = rng.random((16, 16, 3)).tolist()
 for extra in ({"preprocess": "none"}, {}):
     statuses.append(client.post("/api/forward", json={"model": "probe", "image": rgb, **extra}).status_code)
+for model, image in (("lenet", digit.tolist()), ("lenet5-classic", digit.tolist()), ("probe", rgb)):
+    for method in ("gradient", "gradient_x_input", "gradcam", "occlusion"):
+        statuses.append(client.post("/api/explain", json={"model": model, "image": image, "method": method,
+                                                          "encoding": "base64"}).status_code)
 after = signatures()
 posts = sorted(r.rule for r in app.url_map.iter_rules() if "POST" in r.methods and r.rule.startswith("/api/"))
 print(json.dumps({"lines": lines, "statuses": statuses, "posts": posts,
@@ -93,7 +97,7 @@ def test_no_request_compiles_after_the_warm_up(probe):
     assert probe["new"] == {}, f"compiled after the warm-up (dispatcher: (before, after)): {probe['new']}"
 
 
-PROBED = ["/api/convolve", "/api/forward", "/api/models"]   # the routes the probe above calls with every option
+PROBED = ["/api/convolve", "/api/explain", "/api/forward", "/api/models"]   # the routes the probe above calls with every option
 
 
 def test_every_computing_route_is_probed(probe):

@@ -1,0 +1,147 @@
+"""Why the network answered: attribution maps for one image, on ConvScope's own kernels.
+
+Every method explains one class's **score** (its logit: the value before the softmax, as saliency
+methods usually do), for the network's input x (C, H, W):
+
+- ``gradient``: d score / d x, by the layers' backward kernels (the first conv's input gradient
+  included); the map is max over channels of |gradient| (Simonyan et al., 2014).
+- ``gradient_x_input``: gradient ⊙ x, summed over channels (signed).
+- ``gradcam`` at a map layer L with activations A (K, h, w): weights α_k = mean over the map of
+  d score / d A_k, cam = ReLU(Σ_k α_k A_k) at L's resolution, and bilinearly resized to the input
+  (Selvaraju et al., 2017).
+- ``occlusion``: a patch × patch square of zeros slid with the given stride; each pixel's value is
+  the mean drop of the class's probability over the placements that covered it (Zeiler & Fergus,
+  2014).  Computed as one batch through ``Network.predict``.
+
+``backward(net, x, dlogits)`` is the plain reverse pass (no fusion) shared by the gradient methods.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+METHODS = ("gradient", "gradient_x_input", "gradcam", "occlusion")
+MAX_OCCLUSIONS = 4096        # placements of the occluding patch per request
+
+
+class NotExplainable(ValueError):
+    """The model has a layer the reverse pass does not cover (the message names it)."""
+
+
+@dataclass
+class Explanation:
+    method: str
+    cls: int
+    score: float                       # the class's logit
+    probability: float
+    map: np.ndarray                    # (H, W) in the input's coordinates
+    gradient: np.ndarray | None = None  # (C, H, W) for the gradient methods
+    layer: str | None = None            # Grad-CAM's layer …
+    layer_map: np.ndarray | None = None  # … and its map at that layer's resolution
+    extra: dict = field(default_factory=dict)
+
+
+def _scored_layers(net):
+    """The layers from the first after the input to the one that outputs the logits."""
+    layers = net.layers[1:]
+    return layers[:-1] if layers and layers[-1].kind == "softmax" else layers
+
+
+def forward(net, x):
+    """(outputs per layer name, caches) of one image through the batch kernels (N = 1)."""
+    outs, caches = {}, []
+    h = np.ascontiguousarray(x[None], dtype=np.float32)
+    for layer in _scored_layers(net):
+        h, cache = layer.forward_batch(h)   # a max pool's cache is its winners
+        caches.append(cache)
+        outs[layer.name] = h
+    return outs, caches
+
+
+def backward(net, caches, dlogits):
+    """(dx (C, H, W), d score / d output per layer name) for the upstream gradient ``dlogits``."""
+    grads = {}
+    dy = np.ascontiguousarray(dlogits[None], dtype=np.float32)
+    layers = _scored_layers(net)
+    for layer, cache in zip(reversed(layers), reversed(caches)):
+        grads[layer.name] = dy[0]
+        try:
+            dy = np.ascontiguousarray(layer.input_backward(cache, dy), dtype=np.float32)
+        except NotImplementedError as exc:
+            raise NotExplainable(str(exc)) from None
+    return dy[0], grads
+
+
+def _logits_and_probs(outs, net):
+    logits = outs[_scored_layers(net)[-1].name][0].astype(np.float64)
+    e = np.exp(logits - logits.max())
+    return logits, e / e.sum()
+
+
+def explain(net, x, method: str, cls: int | None = None, layer: str | None = None,
+            patch: int = 4, stride: int = 2) -> Explanation:
+    outs, caches = forward(net, x)
+    logits, probs = _logits_and_probs(outs, net)
+    c = int(np.argmax(logits)) if cls is None else int(cls)
+    if method == "occlusion":
+        return _occlusion(net, x, c, logits, probs, patch, stride)
+    onehot = np.zeros(logits.shape, np.float32)
+    onehot[c] = 1.0
+    dx, grads = backward(net, caches, onehot)
+    base = {"method": method, "cls": c, "score": float(logits[c]), "probability": float(probs[c])}
+    if method == "gradient":
+        return Explanation(**base, map=np.abs(dx).max(axis=0), gradient=dx)
+    if method == "gradient_x_input":
+        return Explanation(**base, map=(dx * x).sum(axis=0), gradient=dx)
+    if method == "gradcam":
+        name = layer or default_cam_layer(net)
+        a, da = outs[name][0], grads[name]
+        alpha = da.mean(axis=(1, 2))
+        cam = np.maximum((alpha[:, None, None] * a).sum(axis=0), 0).astype(np.float32)
+        h, w = x.shape[1:]
+        up = np.asarray(Image.fromarray(cam, mode="F").resize((w, h), Image.Resampling.BILINEAR), np.float32)
+        return Explanation(**base, map=up, layer=name, layer_map=cam, extra={"weights": alpha.astype(np.float32)})
+    raise ValueError(f"unknown method {method!r}")
+
+
+def cam_layers(net) -> list[str]:
+    """The layers Grad-CAM can explain at: those with a (C, h, w) map output, after the input."""
+    return [la.name for la in _scored_layers(net) if len(la.out_shape) == 3]
+
+
+def default_cam_layer(net) -> str:
+    """The last map layer that is more than one pixel (the usual choice: the last conv block)."""
+    maps = [la for la in _scored_layers(net) if len(la.out_shape) == 3]
+    big = [la for la in maps if la.out_shape[1] * la.out_shape[2] > 1]
+    return (big or maps)[-1].name
+
+
+def occlusion_positions(h, w, patch, stride):
+    return range(0, max(h - patch, 0) + 1, stride), range(0, max(w - patch, 0) + 1, stride)
+
+
+def _occlusion(net, x, c, logits, probs, patch, stride):
+    _, h, w = x.shape
+    ys, xs = occlusion_positions(h, w, patch, stride)
+    batch = np.repeat(x[None], len(ys) * len(xs), axis=0)
+    k = 0
+    for y0 in ys:
+        for x0 in xs:
+            batch[k, :, y0:y0 + patch, x0:x0 + patch] = 0.0
+            k += 1
+    p = net.predict(batch)[:, c].astype(np.float64)
+    drop = np.zeros((h, w))
+    count = np.zeros((h, w))
+    k = 0
+    for y0 in ys:
+        for x0 in xs:
+            drop[y0:y0 + patch, x0:x0 + patch] += probs[c] - p[k]
+            count[y0:y0 + patch, x0:x0 + patch] += 1
+            k += 1
+    out = np.where(count > 0, drop / np.maximum(count, 1), 0.0).astype(np.float32)
+    return Explanation(method="occlusion", cls=c, score=float(logits[c]), probability=float(probs[c]), map=out,
+                       extra={"patch": patch, "stride": stride, "placements": int(k),
+                              "positions": [[int(y0), int(x0)] for y0 in ys for x0 in xs],
+                              "probabilities": p.astype(np.float32)})

@@ -1,0 +1,156 @@
+"""POST /api/explain against PyTorch autograd: the input gradient, gradient × input, Grad-CAM at
+every layer with a map, and occlusion, for the shipped LeNets (PyTorch twins with their weights,
+bench/torch_lenet.py) and for models exported from PyTorch in the test (batch norm, input
+normalisation, ELU, leaky ReLU, an average pool that does not count padding, global pools, the
+matrix-product convs); and the request limits."""
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from convscope.server import create_app
+
+torch = pytest.importorskip("torch", reason="PyTorch is the oracle (scripts/test.sh installs it)")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_onnx_import import ARCHITECTURES, export, seeded  # noqa: E402
+
+TOL = 1e-4
+
+
+def twin_of(net):
+    spec = importlib.util.spec_from_file_location(
+        "torch_lenet", Path(__file__).resolve().parents[1] / "bench" / "torch_lenet.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.TorchTwin(net)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    d = tmp_path_factory.mktemp("explain")
+    models = {}
+    for arch, make in ARCHITECTURES.items():
+        model, shape = seeded(make)
+        (d / f"{arch}.onnx").write_bytes(export(model, shape, "torchscript"))
+        models[arch] = (model, shape)
+    from convscope.server.registry import default_model_paths
+    app = create_app({"TESTING": True, "WARM_LAB": False, "FORWARD_CACHE_BYTES": 0,
+                      "MODEL_PATHS": [*map(str, default_model_paths()), *(str(d / f"{a}.onnx") for a in ARCHITECTURES)]})
+    return app, models
+
+
+def post(client, **body):
+    r = client.post("/api/explain", json=body)
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()
+
+
+def close(got, want, what):
+    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+    assert got.shape == want.shape, what
+    np.testing.assert_allclose(got, want, rtol=TOL, atol=TOL * (1 + np.abs(want).max()), err_msg=what)
+
+
+def digit_input(samples, i, shape):
+    img = samples.images[i].astype(np.float32) / 255
+    if shape == (1, 32, 32):
+        return np.pad(img, 2)[None]
+    return img[None]
+
+
+@pytest.mark.parametrize("model", ["lenet", "lenet5-classic"])
+def test_the_shipped_models_gradients_and_gradcam_equal_autograd(served, samples, model):
+    app, _ = served
+    client = app.test_client()
+    net = app.extensions["convscope"].get(model)
+    twin = twin_of(net)
+    x = digit_input(samples, 3, net.input_shape)
+    xt = torch.from_numpy(x[None]).requires_grad_(True)
+    outs = twin.trace(xt, with_indices=False)
+    by = {name: t for name, t, _ in outs}
+    logits = by[[la.name for la in net.layers if la.kind != "softmax"][-1]][0]
+    for cls in (int(logits.argmax()), 0):
+        grad = post(client, model=model, image=x[0].tolist(), preprocess="none", method="gradient", **{"class": cls})
+        names = [la.name for la in net.layers[1:] if len(la.out_shape) == 3]
+        wanted = torch.autograd.grad(logits[cls], [xt] + [by[n] for n in names], retain_graph=True)
+        g = wanted[0][0].numpy()
+        assert grad["class"] == cls and grad["score"] == pytest.approx(logits[cls].detach().item(), rel=1e-5)
+        close(grad["gradient"]["data"], g, f"{model} gradient of class {cls}")
+        close(grad["map"]["data"], np.abs(g).max(axis=0), "saliency map")
+        gxi = post(client, model=model, image=x[0].tolist(), preprocess="none", method="gradient_x_input", **{"class": cls})
+        close(gxi["map"]["data"], (g * x).sum(axis=0), "gradient × input")
+        for name, da in zip(names, wanted[1:]):
+            a, da = by[name][0].detach().numpy(), da[0].numpy()
+            cam = np.maximum((da.mean(axis=(1, 2))[:, None, None] * a).sum(axis=0), 0)
+            got = post(client, model=model, image=x[0].tolist(), preprocess="none", method="gradcam",
+                       layer=name, **{"class": cls})
+            assert got["layer"] == name and np.asarray(got["map"]["data"]).shape == x.shape[1:]
+            close(got["layer_map"]["data"], cam, f"Grad-CAM at {name}")
+
+
+def torch_logits(model):
+    return torch.nn.Sequential(*[m for m in model.children() if not isinstance(m, torch.nn.Softmax)])
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_imported_models_gradients_and_occlusion_equal_pytorch(served, arch):
+    app, models = served
+    client = app.test_client()
+    model, shape = models[arch]
+    x = np.random.default_rng(2).random(shape, dtype=np.float32)
+    image = (np.moveaxis(x, 0, -1) if shape[0] == 3 else x[0]).tolist()
+    body = torch_logits(model)
+    xt = torch.from_numpy(x[None]).requires_grad_(True)
+    logits = body(xt)[0]
+    cls = int(logits.argmax())
+    g = torch.autograd.grad(logits[cls], xt)[0][0].numpy()
+    grad = post(client, model=arch, image=image, preprocess="none", method="gradient")
+    assert grad["class"] == cls
+    close(grad["gradient"]["data"], g, f"{arch} input gradient")
+    gxi = post(client, model=arch, image=image, preprocess="none", method="gradient_x_input")
+    close(gxi["map"]["data"], (g * x).sum(axis=0), f"{arch} gradient × input")
+    occ = post(client, model=arch, image=image, preprocess="none", method="occlusion", patch=6, stride=5)
+    with torch.no_grad():
+        p0 = torch.softmax(body(torch.from_numpy(x[None])), 1)[0, cls].item()
+        batch = np.repeat(x[None], len(occ["positions"]), axis=0)
+        for k, (y0, x0) in enumerate(occ["positions"]):
+            batch[k, :, y0:y0 + 6, x0:x0 + 6] = 0
+        p = torch.softmax(body(torch.from_numpy(batch)), 1)[:, cls].numpy()
+    drop, count = np.zeros(shape[1:]), np.zeros(shape[1:])
+    for k, (y0, x0) in enumerate(occ["positions"]):
+        drop[y0:y0 + 6, x0:x0 + 6] += p0 - p[k]
+        count[y0:y0 + 6, x0:x0 + 6] += 1
+    close(occ["probabilities"], p, f"{arch} occluded probabilities")
+    close(occ["map"]["data"], np.where(count > 0, drop / np.maximum(count, 1), 0), f"{arch} occlusion map")
+
+
+def test_gradcam_defaults_to_the_last_map_and_base64_packs_the_maps(served, samples):
+    app, _ = served
+    client = app.test_client()
+    x = digit_input(samples, 5, (1, 32, 32))
+    body = post(client, image=x[0].tolist(), preprocess="none", method="gradcam", encoding="base64")
+    assert body["layer"] == "pool2" and body["layer_map"]["shape"] == [5, 5]
+    assert body["map"]["dtype"] == "float32" and body["map"]["shape"] == [32, 32]
+    assert len(body["weights"]) == 16
+
+
+@pytest.mark.parametrize("extra, code", [
+    ({"method": "deconvolution"}, "invalid_method"),
+    ({"class": 10}, "invalid_class"), ({"class": -1}, "invalid_class"), ({"class": "7"}, "invalid_class"),
+    ({"method": "gradcam", "layer": "fc1"}, "invalid_layer"), ({"method": "gradcam", "layer": "nope"}, "invalid_layer"),
+    ({"method": "occlusion", "patch": 0}, "invalid_patch"), ({"method": "occlusion", "patch": 33}, "invalid_patch"),
+    ({"method": "occlusion", "stride": 0}, "invalid_stride"), ({"method": "occlusion", "stride": 17}, "invalid_stride"),
+    ({"method": "occlusion", "patch": 1, "stride": 1}, "too_many_occlusions"),   # 32 × 32 = 1,024 placements: allowed
+    ({"model": "ghost"}, "unknown_model"),
+])
+def test_bad_requests_are_clear_4xx(served, extra, code):
+    app, _ = served
+    client = app.test_client()
+    body = {"image": np.zeros((28, 28)).tolist(), "preprocess": "none", **extra}
+    r = client.post("/api/explain", json=body)
+    if code == "too_many_occlusions":   # within the limit: it is computed
+        assert r.status_code == 200 and r.get_json()["placements"] == 32 * 32
+        return
+    assert 400 <= r.status_code < 500 and r.get_json()["error"]["code"] == code, r.get_json()
