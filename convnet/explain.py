@@ -14,6 +14,10 @@ methods usually do), for the network's input x (C, H, W):
   2014).  Computed as one batch through ``Network.predict``.
 
 ``backward(net, x, dlogits)`` is the plain reverse pass (no fusion) shared by the gradient methods.
+
+``randomized(net, k)`` is the sanity check of Adebayo et al. (2018): the same network with the
+weights of its top k layers with weights re-drawn at random (cascading from the output down). A map
+that barely changes as k grows does not depend on what the network learned.
 """
 from __future__ import annotations
 
@@ -145,3 +149,22 @@ def _occlusion(net, x, c, logits, probs, patch, stride):
                        extra={"patch": patch, "stride": stride, "placements": int(k),
                               "positions": [[int(y0), int(x0)] for y0 in ys for x0 in xs],
                               "probabilities": p.astype(np.float32)})
+
+
+def trainable(net) -> list[str]:
+    """The layers with learned weights a randomisation can re-draw (conv and dense), input first."""
+    return [la.name for la in net.layers if hasattr(la, "init") and la.params]
+
+
+def randomized(net, k: int, seed: int = 0):
+    """A copy of ``net`` with its top ``k`` conv/dense layers re-initialised (seeded, He init)."""
+    import copy
+    clone = copy.deepcopy(net)
+    clone._trace_plan = None
+    rng = np.random.default_rng(seed)
+    for name in reversed(trainable(clone)[-k:] if k else []):
+        clone.layer(name).init(rng)
+        if "bias" in clone.layer(name).params:   # He init leaves biases at 0: draw them too
+            b = clone.layer(name).params["bias"]
+            clone.layer(name).params["bias"] = (rng.standard_normal(b.shape) * 0.1).astype(np.float32)
+    return clone

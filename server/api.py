@@ -173,6 +173,9 @@ def explain_route():
         if layer is not None and layer not in allowed:
             raise ApiError(400, "invalid_layer", f"Grad-CAM explains at a layer with a spatial map; {net.name!r} has "
                            f"{', '.join(allowed)}, not {layer!r}.")
+    randomize = _whole(fields, "randomize", 0, len(E.trainable(net)), 0)
+    if randomize:
+        net = registry().randomized(net, randomize)
     patch = stride = None
     _, h, w = net.input_shape
     if method == "occlusion":
@@ -193,7 +196,9 @@ def explain_route():
     except E.NotExplainable as exc:
         raise ApiError(400, "not_explainable", f"This model cannot be explained that way: {exc}") from None
     t2 = time.perf_counter()
-    body = schema.dumps(schema.explanation(net.name, pre, result, encoding))
+    body = schema.explanation(net.name, pre, result, encoding)
+    body["randomized"] = E.trainable(net)[len(E.trainable(net)) - randomize:] if randomize else []
+    body = schema.dumps(body)
     t3 = time.perf_counter()
     timing = {"decode": _ms(t0, t1), "explain": _ms(t1, t2), "serialise": _ms(t2, t3), "total": _ms(t0, t3)}
     return json_response(schema.with_timing(body, timing))

@@ -54,6 +54,7 @@ class Registry:
         self.default = next(iter(self.models))
         self.samples_path = samples_path
         self.uploaded, self.upload_lock = set(), threading.Lock()
+        self._randomized = {}
         self.session = os.getpid()   # the upload folder of this server run (workers share the parent's)
         self.lab_lock = threading.Lock()   # lab kernels run in parallel: one lab call per process at a time
         self._model_json = {}
@@ -165,6 +166,18 @@ class Registry:
         self.sources[net.name] = str(path)
         self.uploaded.add(net.name)
         self._model_json.pop("__all__", None)
+
+    def randomized(self, net, k: int):
+        """``net`` with its top k weight layers re-drawn (convnet/explain.randomized), kept for reuse:
+        a class stepping through k = 0, 1, 2, … asks for each many times."""
+        from convscope.convnet.explain import randomized
+        key = (net.name, k)
+        with self.upload_lock:
+            if key not in self._randomized:
+                if len(self._randomized) >= 32:
+                    self._randomized.pop(next(iter(self._randomized)))
+                self._randomized[key] = randomized(net, k)
+            return self._randomized[key]
 
     def models_json(self, build) -> bytes:
         """The (static) /api/models body, serialised once."""

@@ -154,3 +154,27 @@ def test_bad_requests_are_clear_4xx(served, extra, code):
         assert r.status_code == 200 and r.get_json()["placements"] == 32 * 32
         return
     assert 400 <= r.status_code < 500 and r.get_json()["error"]["code"] == code, r.get_json()
+
+
+def test_randomising_the_top_layers_cascades_down_and_changes_the_maps(served, samples):
+    """Adebayo et al.'s check: with the top k layers re-drawn, the gradient map moves away from the
+    trained one as k grows, while the network with k = 0 is the trained one."""
+    app, _ = served
+    client = app.test_client()
+    x = digit_input(samples, 7, (1, 32, 32))[0].tolist()
+    base = post(client, image=x, preprocess="none", method="gradient", **{"class": 3})
+    assert base["randomized"] == []
+    same = post(client, image=x, preprocess="none", method="gradient", randomize=0, **{"class": 3})
+    assert same["map"]["data"] == base["map"]["data"]
+    trained = np.asarray(base["map"]["data"]).ravel()
+    corr = []
+    for k in range(1, 6):
+        r = post(client, image=x, preprocess="none", method="gradient", randomize=k, **{"class": 3})
+        assert r["randomized"] == ["conv1", "conv2", "fc1", "fc2", "fc3"][5 - k:]
+        corr.append(np.corrcoef(trained, np.asarray(r["map"]["data"]).ravel())[0, 1])
+    assert corr[-1] < corr[0] and corr[-1] < 0.9, corr
+    # the shipped model itself is untouched
+    again = post(client, image=x, preprocess="none", method="gradient", **{"class": 3})
+    assert again["map"]["data"] == base["map"]["data"]
+    r = client.post("/api/explain", json={"image": x, "preprocess": "none", "randomize": 6})
+    assert r.status_code == 400 and r.get_json()["error"]["code"] == "invalid_randomize"

@@ -22,6 +22,7 @@ import { createDetail } from "./detail.js";
 import { parseWeights } from "./arithmetic.js";
 import { bindControls } from "./controls.js";
 import { createClassroom } from "./classroom.js";
+import { createExplainView } from "./explain-view.js";
 import { bindModelUpload, chosenModel, createModelPicker, urlForModel } from "./core/models.js";
 
 const query = new URLSearchParams(location.search);
@@ -169,8 +170,26 @@ function follow(page) {
   });
 }
 
+/** The "Why this answer" panel: maps only while it is open, the newest request's answer only. */
+function createExplain(page) {
+  let seq = 0;
+  const request = (body) => {
+    const mine = ++seq;
+    return api.explain(body).then((r) => (mine === seq ? r : null));
+  };
+  const view = createExplainView(byId("explain"), {
+    model: data.get().model,
+    request,
+    onError: page.fail,
+  });
+  const details = byId("explain-details");
+  details.addEventListener("toggle", () => view.open(details.open));
+  return view;
+}
+
 function onResponse(page, parsed, job) {
   const r = data.get().response;
+  page.explain.show(parsed.input);
   const split = page.painter.showResponse(parsed, r, job);
   page.classroom.rendered();
   page.inputs.afterResponse(job);
@@ -199,6 +218,7 @@ async function boot() {
     onError,
   });
   page.views = createViews(page);
+  page.explain = createExplain(page);
   page.views.gallery.update(data.get().samples);
   if (data.get().model.input_shape[0] === 3) showPhotos(page);
   page.painter = createPainter({ state, data, views: page.views, palette: () => page.classroom.palette() });

@@ -80,6 +80,7 @@ export const getSamples = ({ images = false } = {}, opts) =>
 export const getSample = (id, opts) => getJSON(`/api/samples/${encodeURIComponent(id)}`, opts);
 export const forward = (body, opts) => postJSON("/api/forward", bodyWithModel(body), opts);
 export const convolve = (body, opts) => postJSON("/api/convolve", body, opts);
+export const explain = (body, opts) => postJSON("/api/explain", bodyWithModel(body), opts);
 
 const noop = () => {};
 

@@ -1,0 +1,84 @@
+"""The layer view's "Why this answer" panel in Chromium: it asks /api/explain for the network input
+of the last forward pass while it is open, draws the map over the input, follows the method, class,
+Grad-CAM layer, occlusion patch and the randomisation slider, and says what each method measures.
+The numbers it shows are the API's (tests/test_explain.py checks those against PyTorch)."""
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import pytest
+
+READY = "() => window.__convscope && window.__convscope.lastForward !== null"
+SETTLED = "(n) => window.__convscope.rendered > n && !window.__convscope.busy()"
+DRAWN = "(n) => Number(document.getElementById('explain').dataset.rendered || 0) > n"
+
+
+def api(base, path, body):
+    req = urllib.request.Request(base + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def drawn(page):
+    return int(page.evaluate("() => Number(document.getElementById('explain').dataset.rendered || 0)"))
+
+
+def change(page, selector, value):
+    n = drawn(page)
+    page.select_option(selector, value)
+    page.wait_for_function(DRAWN, arg=n, timeout=30_000)
+
+
+def test_the_panel_explains_the_current_input_with_every_method(page, live_server, screenshot):
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto(live_server + "/")
+    page.wait_for_function(READY, timeout=30_000)
+    before = page.evaluate("() => window.__convscope.rendered")
+    page.locator("button.sample").nth(2).click()
+    page.wait_for_function(SETTLED, arg=before, timeout=30_000)
+    assert drawn(page) == 0, "nothing is asked for while the panel is closed"
+    page.locator("#explain-details > summary").click()
+    page.wait_for_function(DRAWN, arg=0, timeout=30_000)
+    forward = page.evaluate("() => window.__convscope.lastForward")
+    image = forward["input"]["data"][0]
+    overlay = page.locator("#explain-overlay")
+    label = forward["prediction"]["label"]
+    for method in ("gradient", "gradient_x_input", "gradcam", "occlusion"):
+        if method != "gradient":
+            change(page, "#explain-method", method)
+        body = {"image": image, "preprocess": "none", "method": method}
+        if method == "gradcam":
+            body["layer"] = page.locator("#explain-layer").input_value()
+        if method == "occlusion":
+            body.update(patch=4, stride=2)
+        want = api(live_server, "/api/explain", body)
+        assert overlay.get_attribute("data-method") == method
+        assert int(overlay.get_attribute("data-class")) == label == want["class"]
+        assert float(overlay.get_attribute("data-max")) == pytest.approx(want["map"]["max"], rel=1e-6)
+        words = page.locator("#explain-words").inner_text()
+        assert len(words) > 120 and page.locator("#explain-legend").inner_text().startswith(
+            {"gradient": "gradient (saliency)", "gradient_x_input": "gradient × input", "gradcam": "Grad-CAM",
+             "occlusion": "occlusion"}[method])
+        assert page.locator("#explain-layer").is_visible() == (method == "gradcam")
+        assert page.locator("#explain-patch").is_visible() == (method == "occlusion")
+    change(page, "#explain-method", "gradient")
+    change(page, "#explain-class", "0")
+    assert overlay.get_attribute("data-class") == "0"
+    # the randomisation check: the top 3 weight layers re-drawn
+    n = drawn(page)
+    page.locator("#explain-randomize").fill("3")
+    page.wait_for_function(DRAWN, arg=n, timeout=30_000)
+    legend = page.locator("#explain-legend").inner_text()
+    assert "randomised: fc1, fc2, fc3" in legend
+    assert "fc1, fc2, fc3 re-drawn at random" in page.locator(".explain-random-words").inner_text()
+    want = api(live_server, "/api/explain", {"image": image, "preprocess": "none", "method": "gradient",
+                                              "class": 0, "randomize": 3})
+    assert float(overlay.get_attribute("data-max")) == pytest.approx(want["map"]["max"], rel=1e-6)
+    # a new input is explained as it arrives
+    n, before = drawn(page), page.evaluate("() => window.__convscope.rendered")
+    page.locator("button.sample").nth(5).click()
+    page.wait_for_function(SETTLED, arg=before, timeout=30_000)
+    page.wait_for_function(DRAWN, arg=n, timeout=30_000)
+    page.locator("#explain-details").scroll_into_view_if_needed()
+    screenshot("explain-panel-1366x768")
