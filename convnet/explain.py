@@ -64,12 +64,17 @@ def forward(net, x):
     return outs, caches
 
 
-def backward(net, caches, dlogits):
-    """(dx (C, H, W), d score / d output per layer name) for the upstream gradient ``dlogits``."""
+def backward(net, caches, dlogits, start: str | None = None):
+    """(dx (C, H, W), d score / d output per layer name) for the upstream gradient ``dlogits`` at
+    the logits, or at the output of layer ``start`` (then the layers after it are left out)."""
     grads = {}
     dy = np.ascontiguousarray(dlogits[None], dtype=np.float32)
     layers = _scored_layers(net)
-    for layer, cache in zip(reversed(layers), reversed(caches)):
+    pairs = list(zip(layers, caches))
+    if start is not None:
+        cut = next(i for i, (la, _) in enumerate(pairs) if la.name == start)
+        pairs = pairs[:cut + 1]
+    for layer, cache in reversed(pairs):
         grads[layer.name] = dy[0]
         try:
             dy = np.ascontiguousarray(layer.input_backward(cache, dy), dtype=np.float32)
@@ -168,3 +173,53 @@ def randomized(net, k: int, seed: int = 0):
             b = clone.layer(name).params["bias"]
             clone.layer(name).params["bias"] = (rng.standard_normal(b.shape) * 0.1).astype(np.float32)
     return clone
+
+
+ASCENT_LIMITS = {"steps": (1, 500)}
+
+
+def synthesize(net, layer: str, unit: tuple, steps: int = 120, seed: int = 0, lr: float = 0.08,
+               decay: float = 0.01, blur_every: int = 4):
+    """What a unit "wants to see": an input made by gradient ascent on the unit's activation.
+
+    Starting from faint noise, each step moves the image along the sign-normalised gradient of the
+    unit (``lr`` of the full range at the strongest pixel), shrinks it towards 0 (L2 decay), every
+    ``blur_every`` steps half-mixes it with its 3×3 box blur (so it stays readable: Yosinski et al.,
+    2015) and keeps it in [0, 1].  Returns (the image that excited the unit most, the unit's
+    activation at each step: the last entry is that image's)."""
+    rng = np.random.default_rng(seed)
+    x = (rng.random(net.input_shape) * 0.1).astype(np.float32)
+    c, y, xx = (tuple(unit) + (0, 0))[:3]
+    history, best, best_value = [], x, -np.inf
+    for step in range(steps):
+        if blur_every and step and step % blur_every == 0:
+            x = np.clip(0.5 * x + 0.5 * _box3(x), 0, 1).astype(np.float32)
+        outs, caches = forward(net, x)
+        out = outs[layer][0]
+        value = float(out[c, y, xx] if out.ndim == 3 else out[c])
+        history.append(value)
+        if value > best_value:
+            best, best_value = x, value
+        dy = np.zeros(out.shape, np.float32)
+        if out.ndim == 3:
+            dy[c, y, xx] = 1.0
+        else:
+            dy[c] = 1.0
+        g, _ = backward(net, caches, dy, start=layer)
+        peak = float(np.abs(g).max())
+        if peak > 0:
+            x = x + np.float32(lr / peak) * g
+        x = np.clip(x * np.float32(1 - decay), 0, 1).astype(np.float32)
+    outs, _ = forward(net, x)
+    out = outs[layer][0]
+    value = float(out[c, y, xx] if out.ndim == 3 else out[c])
+    if value > best_value:
+        best, best_value = x, value
+    history.append(best_value)
+    return best, history
+
+
+def _box3(x):
+    p = np.pad(x, ((0, 0), (1, 1), (1, 1)), mode="edge")
+    h, w = x.shape[1:]
+    return sum(p[:, i:i + h, j:j + w] for i in range(3) for j in range(3)) / np.float32(9)

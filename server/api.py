@@ -204,6 +204,38 @@ def explain_route():
     return json_response(schema.with_timing(body, timing))
 
 
+@bp.post("/api/synthesize")
+def synthesize_route():
+    """What a unit wants to see: {"layer", "unit": [c, y, x] | [c], "steps", "seed", "model"}."""
+    from convscope.convnet import explain as E
+    t0 = time.perf_counter()
+    fields, _ = read_body(request)
+    net = registry().get(fields.get("model"))
+    names = [la.name for la in E._scored_layers(net)]
+    layer = fields.get("layer", names[-1])
+    if layer not in names:
+        raise ApiError(400, "invalid_layer", f"'layer' must be one of {', '.join(names)}.")
+    shape = net.layer(layer).out_shape
+    unit = fields.get("unit", [0])
+    if (not isinstance(unit, list) or len(unit) not in (1, len(shape))
+            or any(isinstance(v, bool) or not isinstance(v, int) for v in unit)):
+        raise ApiError(400, "invalid_unit", f"'unit' must be [channel] or [channel, row, col] of {layer}'s {list(shape)}.")
+    full = list(unit) + [0] * (len(shape) - len(unit))
+    if any(not 0 <= v < n for v, n in zip(full, shape)):
+        raise ApiError(400, "invalid_unit", f"'unit' {unit} is outside {layer}'s {list(shape)}.")
+    steps = _whole(fields, "steps", *E.ASCENT_LIMITS["steps"], 120)
+    seed = _whole(fields, "seed", 0, 2**31 - 1, 0)
+    t1 = time.perf_counter()
+    try:
+        image, history = E.synthesize(net, layer, tuple(full), steps=steps, seed=seed)
+    except E.NotExplainable as exc:
+        raise ApiError(400, "not_explainable", f"This model cannot be explained that way: {exc}") from None
+    t2 = time.perf_counter()
+    body = schema.dumps({"model": net.name, "layer": layer, "unit": full, "steps": steps, "seed": seed,
+                         "image": schema.stats_array(image), "activation": history})
+    return json_response(schema.with_timing(body, {"compute": _ms(t1, t2), "total": _ms(t0, time.perf_counter())}))
+
+
 # ---- kernel lab ----------------------------------------------------------------------------------
 def _lab_image(fields, upload) -> tuple[np.ndarray, str | None]:
     """(C, H, W) float32 in [0, 1], gray or RGB, downscaled to LAB_MAX_SIDE with a notice."""

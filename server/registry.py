@@ -239,6 +239,8 @@ def warm_explain(net) -> None:
     x = np.zeros(net.input_shape, np.float32)
     for method in explain.METHODS:
         explain.explain(net, x, method, patch=min(4, *net.input_shape[1:]), stride=4)
+    maps = [la.name for la in net.layers[1:] if len(la.out_shape) == 3]
+    explain.synthesize(net, maps[0] if maps else net.layers[-1].name, (0, 0, 0), steps=2)
 
 
 def default_model_path() -> Path:

@@ -178,3 +178,56 @@ def test_randomising_the_top_layers_cascades_down_and_changes_the_maps(served, s
     assert again["map"]["data"] == base["map"]["data"]
     r = client.post("/api/explain", json={"image": x, "preprocess": "none", "randomize": 6})
     assert r.status_code == 400 and r.get_json()["error"]["code"] == "invalid_randomize"
+
+
+def test_a_units_gradient_equals_autograd_at_every_depth(served, samples):
+    """The reverse pass started at any layer (what the synthesis climbs): d unit / d input."""
+    from convscope.convnet import explain as E
+    app, _ = served
+    net = app.extensions["convscope"].get("lenet")
+    twin = twin_of(net)
+    x = digit_input(samples, 11, net.input_shape)
+    xt = torch.from_numpy(x[None]).requires_grad_(True)
+    by = {name: t for name, t, _ in twin.trace(xt, with_indices=False)}
+    outs, caches = E.forward(net, x)
+    for name, unit in (("conv1", (2, 14, 9)), ("pool2", (7, 2, 3)), ("fc1", (31,)), ("fc3", (4,))):
+        want = torch.autograd.grad(by[name][0][unit], xt, retain_graph=True)[0][0].numpy()
+        dy = np.zeros(outs[name][0].shape, np.float32)
+        dy[unit] = 1
+        got, _ = E.backward(net, caches, dy, start=name)
+        close(got, want, f"d {name}{list(unit)} / d input")
+
+
+def test_synthesis_climbs_each_units_activation(served, samples):
+    app, _ = served
+    client = app.test_client()
+    from convscope.convnet import explain as E
+    net = app.extensions["convscope"].get("lenet")
+    digits = np.stack([digit_input(samples, i, net.input_shape) for i in range(100)])
+    for layer, unit in (("conv2", [5, 4, 4]), ("fc1", [17]), ("fc3", [8])):
+        r = client.post("/api/synthesize", json={"layer": layer, "unit": unit, "steps": 80})
+        assert r.status_code == 200, r.get_json()
+        body = r.get_json()
+        image = np.asarray(body["image"]["data"], np.float32)
+        assert image.shape == (1, 32, 32) and 0 <= image.min() and image.max() <= 1
+        history = body["activation"]
+        assert len(history) == 81 and history[-1] > history[0] + 1.0, (layer, history[:3], history[-3:])
+        # the server's last number is the unit's activation on the image it returns
+        outs, _ = E.forward(net, image)
+        assert outs[layer][0][tuple(unit)] == pytest.approx(history[-1], rel=1e-4, abs=1e-4)
+        # … and it excites the unit more than the typical test digit does
+        typical = np.median([E.forward(net, d)[0][layer][0][tuple(unit)] for d in digits[:40]])
+        assert history[-1] > typical, (layer, history[-1], typical)
+    again = client.post("/api/synthesize", json={"layer": "fc3", "unit": [8], "steps": 80}).get_json()
+    assert again["image"]["data"] == body["image"]["data"]          # seeded: the same picture
+
+
+@pytest.mark.parametrize("body, code", [
+    ({"layer": "nope"}, "invalid_layer"), ({"layer": "conv1", "unit": [6, 0, 0]}, "invalid_unit"),
+    ({"layer": "conv1", "unit": [0, 28, 0]}, "invalid_unit"), ({"layer": "fc1", "unit": "3"}, "invalid_unit"),
+    ({"steps": 0}, "invalid_steps"), ({"steps": 100000}, "invalid_steps"), ({"seed": -1}, "invalid_seed"),
+])
+def test_synthesis_refuses_what_it_cannot_do(served, body, code):
+    app, _ = served
+    r = app.test_client().post("/api/synthesize", json=body)
+    assert r.status_code == 400 and r.get_json()["error"]["code"] == code, r.get_json()

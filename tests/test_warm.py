@@ -78,6 +78,7 @@ for model, image in (("lenet", digit.tolist()), ("lenet5-classic", digit.tolist(
     for method in ("gradient", "gradient_x_input", "gradcam", "occlusion"):
         statuses.append(client.post("/api/explain", json={"model": model, "image": image, "method": method,
                                                           "encoding": "base64"}).status_code)
+    statuses.append(client.post("/api/synthesize", json={"model": model, "steps": 3}).status_code)
 after = signatures()
 posts = sorted(r.rule for r in app.url_map.iter_rules() if "POST" in r.methods and r.rule.startswith("/api/"))
 print(json.dumps({"lines": lines, "statuses": statuses, "posts": posts,
@@ -97,7 +98,7 @@ def test_no_request_compiles_after_the_warm_up(probe):
     assert probe["new"] == {}, f"compiled after the warm-up (dispatcher: (before, after)): {probe['new']}"
 
 
-PROBED = ["/api/convolve", "/api/explain", "/api/forward", "/api/models"]   # the routes the probe above calls with every option
+PROBED = ["/api/convolve", "/api/explain", "/api/forward", "/api/models", "/api/synthesize"]   # the routes the probe above calls with every option
 
 
 def test_every_computing_route_is_probed(probe):

@@ -14,7 +14,7 @@ export const CONTROLS = {
   seen: "#seen-panel", // the 'what the network sees' panel
   shift: "#seen-panel .shift", // the shift-by-one-pixel buttons
   steps: "label.check:has(#show-steps)", // the preprocessing-steps checkbox
-  gallery: "#gallery-title, #gallery", // the MNIST digit gallery
+  gallery: "#gallery-title, #photos, #gallery", // the MNIST digit gallery (and an RGB model's photographs)
   upload: "label.upload", // the image upload
   detail: "#detail-host", // the arithmetic panel
   scope: "label:has(#color-scope)", // the colour range menu

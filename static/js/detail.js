@@ -2,7 +2,9 @@
  * The pinned detail panel: the arithmetic of one unit with the real numbers of the last forward
  * pass (an explanation from arithmetic.js).  Its numbers are also data attributes (data-sum,
  * data-bias, data-value, data-computed, data-activation …) at full precision for tests.
- * createDetail(container, {onClose}) → {update(explanation | null)}
+ * createDetail(container, {onClose, synthesize}) → {update(explanation | null)}
+ * synthesize({layer, unit}) → Promise<POST /api/synthesize body>: when given, a pinned unit offers
+ * "What it wants to see", an input made by gradient ascent on its activation.
  */
 
 import { float32String, numberText as num } from "./core/tensor.js";
@@ -211,7 +213,58 @@ const RENDER = {
   },
 };
 
-export function createDetail(container, { onClose = () => {} } = {}) {
+/** The "what it wants to see" row of a pinned unit: a button, then the synthesised input. */
+function wantsRow(x, synthesize) {
+  const row = el("div", "wants");
+  const button = el("button", "wants-button", "What it wants to see");
+  button.type = "button";
+  button.title = "Make an input that excites this unit: gradient ascent on its activation (on the server)";
+  const out = el("div", "wants-out");
+  row.append(button, out);
+  button.addEventListener("click", () => {
+    button.disabled = true;
+    out.textContent = "climbing…";
+    const unit = x.family === "map" ? [x.unit.c, x.unit.y, x.unit.x] : [x.unit.c];
+    synthesize({ layer: x.synthLayer || x.layer, unit }).then(
+      (r) => {
+        const [, H, W] = r.image.shape;
+        const cv = el("canvas", "wants-canvas");
+        cv.width = W;
+        cv.height = H;
+        const flat = Float32Array.from(r.image.data.flat(Infinity));
+        const ctx = cv.getContext("2d");
+        const img = ctx.createImageData(W, H);
+        for (let i = 0; i < W * H; i++) {
+          for (let c = 0; c < 3; c++) {
+            const v = flat[(r.image.shape[0] === 3 ? c * H * W : 0) + i];
+            img.data[4 * i + c] = Math.round(255 * v);
+          }
+          img.data[4 * i + 3] = 255;
+        }
+        ctx.putImageData(img, 0, 0);
+        const a = r.activation;
+        out.replaceChildren(
+          cv,
+          el(
+            "p",
+            "wants-words",
+            `${r.steps} steps of gradient ascent from faint noise (smoothed, kept in [0, 1]): ` +
+              `the unit's value went from ${f(a[0], 3)} to ${f(a[a.length - 1], 3)}.`,
+          ),
+        );
+        row.dataset.activation = a[a.length - 1];
+        button.disabled = false;
+      },
+      (e) => {
+        out.textContent = e.message;
+        button.disabled = false;
+      },
+    );
+  });
+  return row;
+}
+
+export function createDetail(container, { onClose = () => {}, synthesize = null } = {}) {
   const root = el("div", "detail");
   root.id = "detail";
   root.setAttribute("aria-live", "polite");
@@ -272,6 +325,7 @@ export function createDetail(container, { onClose = () => {} } = {}) {
         root.dataset.winnerX = x.winner.x;
       }
       RENDER[x.op](x, body);
+      if (synthesize && x.op !== "input" && x.op !== "flatten") body.append(wantsRow(x, synthesize));
     },
   };
 }

@@ -108,7 +108,16 @@ function createViews(page) {
     state.set({ hidden: hidden.includes(name) ? hidden.filter((n) => n !== name) : [...hidden, name] });
   };
   return {
-    detail: createDetail(byId("detail-host"), { onClose: () => state.set({ pinned: null }) }),
+    detail: createDetail(byId("detail-host"), {
+      onClose: () => state.set({ pinned: null }),
+      // a softmax unit is its class: what is climbed is the class's score, the layer before
+      synthesize: ({ layer, unit }) => {
+        const layers = model.layers;
+        const i = layers.findIndex((d) => d.name === layer);
+        const name = layers[i].op === "softmax" ? layers[i - 1].name : layer;
+        return api.synthesize({ layer: name, unit });
+      },
+    }),
     input: createInputView(byId("seen")),
     gallery: createGallery(byId("gallery"), { onPick: (id) => page.inputs.pickSample(id).catch(page.fail) }),
     layers: createLayerView(byId("layers"), {

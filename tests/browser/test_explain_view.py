@@ -82,3 +82,22 @@ def test_the_panel_explains_the_current_input_with_every_method(page, live_serve
     page.wait_for_function(DRAWN, arg=n, timeout=30_000)
     page.locator("#explain-details").scroll_into_view_if_needed()
     screenshot("explain-panel-1366x768")
+
+
+def test_a_pinned_unit_shows_what_it_wants_to_see(page, live_server):
+    page.goto(live_server + "/")
+    page.wait_for_function(READY, timeout=30_000)
+    for name, presses, unit in (("conv2", 3, [3, 0, 0]), ("softmax", 7, [7])):
+        page.locator(f'.layer[data-layer="{name}"] .layer-body').focus()
+        for _ in range(presses):
+            page.keyboard.press("PageDown" if name == "conv2" else "ArrowDown")
+        page.keyboard.press("Enter")
+        page.wait_for_function("(n) => document.getElementById('detail').dataset.layer === n", arg=name)
+        page.locator(".wants-button").click()
+        page.wait_for_selector(".wants canvas.wants-canvas", timeout=30_000)
+        shown = float(page.locator(".wants").get_attribute("data-activation"))
+        layer = "fc3" if name == "softmax" else name   # a class is climbed at its score
+        want = api(live_server, "/api/synthesize", {"layer": layer, "unit": unit})
+        assert shown == pytest.approx(want["activation"][-1], rel=1e-6)
+        assert want["activation"][-1] > want["activation"][0]
+        assert "gradient ascent" in page.locator(".wants-words").inner_text()

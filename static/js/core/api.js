@@ -81,6 +81,7 @@ export const getSample = (id, opts) => getJSON(`/api/samples/${encodeURIComponen
 export const forward = (body, opts) => postJSON("/api/forward", bodyWithModel(body), opts);
 export const convolve = (body, opts) => postJSON("/api/convolve", body, opts);
 export const explain = (body, opts) => postJSON("/api/explain", bodyWithModel(body), opts);
+export const synthesize = (body, opts) => postJSON("/api/synthesize", bodyWithModel(body), opts);
 
 const noop = () => {};
 
