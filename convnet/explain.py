@@ -223,3 +223,45 @@ def _box3(x):
     p = np.pad(x, ((0, 0), (1, 1), (1, 1)), mode="edge")
     h, w = x.shape[1:]
     return sum(p[:, i:i + h, j:j + w] for i in range(3) for j in range(3)) / np.float32(9)
+
+
+# ---- the test images that excite a unit most ---------------------------------------------------------
+TOP_K = 9
+
+
+def dataset_for(net, samples):
+    """(images (N, C, H, W) as the network reads them, labels, indices into MNIST's test set, name)
+    for a gray 28×28 or 32×32 model: MNIST's 10k test images when they are cached on this machine,
+    else the 300 shipped test digits.  None for other inputs (there is no dataset that fits them)."""
+    if tuple(net.input_shape) not in ((1, 28, 28), (1, 32, 32)):
+        return None
+    pad = 2 if net.input_shape[1] == 32 else 0
+    from . import mnist
+    from .data import to_network_input
+    try:
+        images, labels = mnist.load_mnist("test", download=False)
+        return to_network_input(images, pad), labels.astype(np.int64), np.arange(len(labels)), "MNIST test set (10,000)"
+    except Exception:  # noqa: BLE001  (not cached: the shipped digits, never a download in a request)
+        return (to_network_input(samples.images, pad), samples.labels.astype(np.int64),
+                np.asarray(samples.indices), f"the {len(samples.labels)} shipped MNIST test digits")
+
+
+def top_activations(net, layer: str, images, k: int = TOP_K, chunk: int = 500):
+    """(values (k, *unit shape), image indices (k, *unit shape)): for every unit of ``layer`` the k
+    images of ``images`` that excite it most, largest first.  Chunked: at most ``chunk`` images'
+    activations are held at once."""
+    best_v = best_i = None
+    layers = _scored_layers(net)
+    stop = next(i for i, la in enumerate(layers) if la.name == layer)
+    for start in range(0, len(images), chunk):
+        h = np.ascontiguousarray(images[start:start + chunk], dtype=np.float32)
+        for la in layers[:stop + 1]:
+            h, _ = la.forward_batch(h)
+        idx = np.broadcast_to(np.arange(start, start + len(h)).reshape((-1,) + (1,) * (h.ndim - 1)), h.shape)
+        v = h if best_v is None else np.concatenate([best_v, h])
+        i = idx if best_i is None else np.concatenate([best_i, idx])
+        keep = min(k, len(v))
+        part = np.argpartition(-v, keep - 1, axis=0)[:keep]
+        best_v, best_i = np.take_along_axis(v, part, 0), np.take_along_axis(i, part, 0)
+    order = np.argsort(-best_v, axis=0, kind="stable")
+    return np.take_along_axis(best_v, order, 0), np.take_along_axis(best_i, order, 0)

@@ -204,6 +204,42 @@ def explain_route():
     return json_response(schema.with_timing(body, timing))
 
 
+@bp.get("/api/top")
+def top_images():
+    """The test images that excite a unit most: ?layer=NAME&unit=c[,y,x][&model=NAME]."""
+    from convscope.convnet import explain as E
+    from convscope.kernels import geometry
+    reg = registry()
+    net = reg.get(request.args.get("model"))
+    names = [la.name for la in E._scored_layers(net)]
+    layer = request.args.get("layer")
+    if layer not in names:
+        raise ApiError(400, "invalid_layer", f"'layer' must be one of {', '.join(names)}.")
+    shape = net.layer(layer).out_shape
+    try:
+        unit = [int(v) for v in (request.args.get("unit") or "").split(",")]
+    except ValueError:
+        unit = []
+    full = unit + [0] * (len(shape) - len(unit))
+    if len(unit) not in (1, len(shape)) or any(not 0 <= v < n for v, n in zip(full, shape)):
+        raise ApiError(400, "invalid_unit", f"'unit' must be c or c,y,x inside {layer}'s {list(shape)}.")
+    top = reg.top(net, layer)
+    if top is None:
+        raise ApiError(400, "no_dataset", f"There is no test set that fits {net.name!r}'s "
+                       f"{'×'.join(map(str, net.input_shape))} input (MNIST's digits fit 1×28×28 and 1×32×32).")
+    values, indices, (images, labels, mnist_index, dataset) = top
+    at = (slice(None), *full)
+    rf = geometry.receptive_fields(net.specs)[[ls.name for ls in net.specs].index(layer)]
+    map_unit = len(shape) == 3
+    rect = {"top": int(rf["offset"][0] + (full[1] * rf["jump"][0] if map_unit else 0)),
+            "left": int(rf["offset"][1] + (full[2] * rf["jump"][1] if map_unit else 0)),
+            "height": int(rf["size"][0]), "width": int(rf["size"][1])}
+    out = [{"index": int(mnist_index[i]), "label": int(labels[i]), "value": float(v),
+            "image": schema.array(images[i])} for v, i in zip(values[at], indices[at])]
+    return conditional(json_response({"model": net.name, "layer": layer, "unit": full, "dataset": dataset,
+                                      "receptive_field": rect, "images": out}))
+
+
 @bp.post("/api/synthesize")
 def synthesize_route():
     """What a unit wants to see: {"layer", "unit": [c, y, x] | [c], "steps", "seed", "model"}."""

@@ -55,6 +55,7 @@ class Registry:
         self.samples_path = samples_path
         self.uploaded, self.upload_lock = set(), threading.Lock()
         self._randomized = {}
+        self._top, self._dataset, self.top_lock = {}, {}, threading.Lock()
         self.session = os.getpid()   # the upload folder of this server run (workers share the parent's)
         self.lab_lock = threading.Lock()   # lab kernels run in parallel: one lab call per process at a time
         self._model_json = {}
@@ -166,6 +167,22 @@ class Registry:
         self.sources[net.name] = str(path)
         self.uploaded.add(net.name)
         self._model_json.pop("__all__", None)
+
+    def top(self, net, layer: str):
+        """(values, image indices, dataset) of every unit of ``layer``'s top test images, computed
+        once per (model, layer); None when no dataset fits the model."""
+        from convscope.convnet import explain
+        key = (net.name, layer)
+        with self.top_lock:
+            if key not in self._top:
+                if self._dataset.get(net.name) is None:
+                    self._dataset[net.name] = explain.dataset_for(net, self.samples()) or False
+                data = self._dataset[net.name]
+                if data is False:
+                    return None
+                values, indices = explain.top_activations(net, layer, data[0])
+                self._top[key] = (values, indices, data)
+            return self._top[key]
 
     def randomized(self, net, k: int):
         """``net`` with its top k weight layers re-drawn (convnet/explain.randomized), kept for reuse:

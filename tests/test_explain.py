@@ -231,3 +231,45 @@ def test_synthesis_refuses_what_it_cannot_do(served, body, code):
     app, _ = served
     r = app.test_client().post("/api/synthesize", json=body)
     assert r.status_code == 400 and r.get_json()["error"]["code"] == code, r.get_json()
+
+
+@pytest.mark.parametrize("layer, unit", [("conv1", [4, 12, 9]), ("pool2", [11, 2, 1]), ("fc1", [40]), ("fc3", [6])])
+def test_top_images_are_the_units_strongest_over_the_whole_test_set(served, samples, layer, unit):
+    """Checked by tracing every image of the dataset the answer names (single-image kernels, not
+    the batch path the server ranks with)."""
+    app, _ = served
+    client = app.test_client()
+    r = client.get(f"/api/top?layer={layer}&unit={','.join(map(str, unit))}")
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    net = app.extensions["convscope"].get("lenet")
+    if body["dataset"].startswith("MNIST test set"):
+        from convscope.convnet import mnist
+        images, labels = mnist.load_mnist("test", download=False)
+    else:
+        images, labels = samples.images, samples.labels
+    from convscope.convnet.data import to_network_input
+    x = to_network_input(images)
+    values = np.array([net.trace(xi)[layer].data[tuple(unit)] for xi in x])
+    top = body["images"]
+    assert len(top) == 9 and [t["value"] for t in top] == sorted((t["value"] for t in top), reverse=True)
+    index_of = {int(i): k for k, i in enumerate(samples.indices)} if not body["dataset"].startswith("MNIST") else None
+    for t in top:
+        k = t["index"] if index_of is None else index_of[t["index"]]
+        assert t["value"] == pytest.approx(values[k], rel=1e-4, abs=1e-4) and t["label"] == int(labels[k])
+        np.testing.assert_allclose(np.asarray(t["image"]["data"]), x[k], atol=1e-6)
+    assert np.sort(values)[-9] == pytest.approx(top[-1]["value"], rel=1e-4, abs=1e-4)   # nothing stronger was left out
+    rf = body["receptive_field"]
+    if layer == "conv1":
+        assert rf == {"top": 12, "left": 9, "height": 5, "width": 5}
+    if layer.startswith("fc"):
+        assert rf == {"top": 0, "left": 0, "height": 32, "width": 32}
+
+
+@pytest.mark.parametrize("query, code", [("layer=nope&unit=0", "invalid_layer"), ("layer=conv1&unit=9,0,0", "invalid_unit"),
+                                         ("layer=conv1&unit=a", "invalid_unit"), ("layer=conv1", "invalid_unit"),
+                                         ("layer=conv1&unit=0&model=rgb_bn", "no_dataset")])
+def test_top_images_refuse_what_has_no_answer(served, query, code):
+    app, _ = served
+    r = app.test_client().get("/api/top?" + query)
+    assert r.status_code == 400 and r.get_json()["error"]["code"] == code, r.get_json()

@@ -264,7 +264,67 @@ function wantsRow(x, synthesize) {
   return row;
 }
 
-export function createDetail(container, { onClose = () => {}, synthesize = null } = {}) {
+/** The "test images that excite it most" row: a button, then nine images with the unit's
+ * receptive field outlined (DeepVis's top images). */
+function topRow(x, topImages) {
+  const row = el("div", "top9");
+  const button = el("button", "top9-button", "Test images that excite it most");
+  button.type = "button";
+  const out = el("div", "top9-out");
+  row.append(button, out);
+  button.addEventListener("click", () => {
+    button.disabled = true;
+    out.textContent = "ranking the test images… (once per layer)";
+    const unit = x.family === "map" ? [x.unit.c, x.unit.y, x.unit.x] : [x.unit.c];
+    topImages({ layer: x.synthLayer || x.layer, unit }).then(
+      (r) => {
+        const grid = el("div", "top9-grid");
+        const rf = r.receptive_field;
+        for (const t of r.images) {
+          const [, H, W] = t.image.shape;
+          const S = 3;
+          const cv = el("canvas", "top9-canvas");
+          cv.width = W * S;
+          cv.height = H * S;
+          const ctx = cv.getContext("2d");
+          const flat = t.image.data.flat(Infinity);
+          for (let y = 0; y < H; y++) {
+            for (let xx = 0; xx < W; xx++) {
+              const v = Math.round(255 * flat[y * W + xx]);
+              ctx.fillStyle = `rgb(${v},${v},${v})`;
+              ctx.fillRect(xx * S, y * S, S, S);
+            }
+          }
+          ctx.strokeStyle = "#f97316";
+          ctx.lineWidth = 2;
+          ctx.strokeRect(rf.left * S + 1, rf.top * S + 1, rf.width * S - 2, rf.height * S - 2);
+          const fig = el("figure", "top9-item");
+          fig.dataset.index = t.index;
+          fig.dataset.value = t.value;
+          fig.title = `MNIST test image #${t.index} (label ${t.label}): ${f(t.value, 4)}`;
+          fig.append(cv, el("figcaption", "", `#${t.index} · ${t.label} · ${f(t.value, 2)}`));
+          grid.append(fig);
+        }
+        out.replaceChildren(
+          grid,
+          el(
+            "p",
+            "top9-words",
+            `the ${r.images.length} strongest of ${r.dataset}; orange: the unit's receptive field`,
+          ),
+        );
+        button.disabled = false;
+      },
+      (e) => {
+        out.textContent = e.message;
+        button.disabled = false;
+      },
+    );
+  });
+  return row;
+}
+
+export function createDetail(container, { onClose = () => {}, synthesize = null, topImages = null } = {}) {
   const root = el("div", "detail");
   root.id = "detail";
   root.setAttribute("aria-live", "polite");
@@ -325,7 +385,11 @@ export function createDetail(container, { onClose = () => {}, synthesize = null 
         root.dataset.winnerX = x.winner.x;
       }
       RENDER[x.op](x, body);
-      if (synthesize && x.op !== "input" && x.op !== "flatten") body.append(wantsRow(x, synthesize));
+      // the unit's two questions first, where the panel opens; the arithmetic follows
+      const asks = el("div", "unit-asks");
+      if (synthesize && x.op !== "input" && x.op !== "flatten") asks.append(wantsRow(x, synthesize));
+      if (topImages && x.op !== "input" && x.op !== "flatten") asks.append(topRow(x, topImages));
+      if (asks.children.length) body.prepend(asks);
     },
   };
 }

@@ -100,6 +100,13 @@ async function load() {
   data.set({ model, samples, weights: new Map(weights.map((w) => [w.name, parseWeights(w)])) });
 }
 
+/** A softmax unit is its class: what is climbed or ranked is the class's score, the layer before. */
+function logitsOf({ layer, unit }) {
+  const layers = data.get().model.layers;
+  const i = layers.findIndex((d) => d.name === layer);
+  return { layer: layers[i].op === "softmax" ? layers[i - 1].name : layer, unit };
+}
+
 /** The views, each told what the user does through the stores. */
 function createViews(page) {
   const { model } = data.get();
@@ -112,11 +119,12 @@ function createViews(page) {
       onClose: () => state.set({ pinned: null }),
       // a softmax unit is its class: what is climbed is the class's score, the layer before
       synthesize: ({ layer, unit }) => {
-        const layers = model.layers;
-        const i = layers.findIndex((d) => d.name === layer);
-        const name = layers[i].op === "softmax" ? layers[i - 1].name : layer;
-        return api.synthesize({ layer: name, unit });
+        return api.synthesize(logitsOf({ layer, unit }));
       },
+      // MNIST's test digits fit a gray 28×28 or 32×32 model, and no other
+      topImages: ["1,28,28", "1,32,32"].includes(String(model.input_shape))
+        ? (q) => api.getTop(logitsOf(q))
+        : null,
     }),
     input: createInputView(byId("seen")),
     gallery: createGallery(byId("gallery"), { onPick: (id) => page.inputs.pickSample(id).catch(page.fail) }),

@@ -101,3 +101,26 @@ def test_a_pinned_unit_shows_what_it_wants_to_see(page, live_server):
         assert shown == pytest.approx(want["activation"][-1], rel=1e-6)
         assert want["activation"][-1] > want["activation"][0]
         assert "gradient ascent" in page.locator(".wants-words").inner_text()
+
+
+def test_a_pinned_unit_shows_the_test_images_that_excite_it_most(page, live_server, screenshot):
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto(live_server + "/")
+    page.wait_for_function(READY, timeout=30_000)
+    page.locator('.layer[data-layer="conv2"] .layer-body').focus()
+    for _ in range(5):
+        page.keyboard.press("PageDown")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.getElementById('detail').dataset.layer === 'conv2'")
+    detail = page.locator("#detail")
+    c, y, x = (int(detail.get_attribute(f"data-{k}")) for k in ("channel", "y", "x"))
+    page.locator(".top9-button").click()
+    page.wait_for_selector(".top9-grid figure", timeout=60_000)
+    with urllib.request.urlopen(f"{live_server}/api/top?layer=conv2&unit={c},{y},{x}", timeout=60) as r:
+        want = json.loads(r.read())
+    figures = page.locator(".top9-grid figure")
+    assert figures.count() == 9
+    assert [int(i) for i in figures.evaluate_all("fs => fs.map((f) => f.dataset.index)")] == [t["index"] for t in want["images"]]
+    assert "receptive field" in page.locator(".top9-words").inner_text()
+    page.locator("#detail").scroll_into_view_if_needed()
+    screenshot("explain-top9-1366x768", full_page=False)

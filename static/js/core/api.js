@@ -82,6 +82,12 @@ export const forward = (body, opts) => postJSON("/api/forward", bodyWithModel(bo
 export const convolve = (body, opts) => postJSON("/api/convolve", body, opts);
 export const explain = (body, opts) => postJSON("/api/explain", bodyWithModel(body), opts);
 export const synthesize = (body, opts) => postJSON("/api/synthesize", bodyWithModel(body), opts);
+export const getTop = ({ layer, unit }, opts) =>
+  getJSON(
+    `/api/top?layer=${encodeURIComponent(layer)}&unit=${unit.join(",")}` +
+      (model ? `&model=${encodeURIComponent(model)}` : ""),
+    opts,
+  );
 
 const noop = () => {};
 
