@@ -23,6 +23,7 @@ def create_app(test_config: dict | None = None, overrides: dict | None = None) -
         SAMPLES_PATH=None,              # None: models/mnist_samples.npz
         WARM_JIT=True,                  # trace a blank image with every model at start-up
         WARM_LAB=True,                  # every kernel-lab path at start-up (after the fork if not fork-safe)
+        WARM_MORE=True,                 # a network of every layer kind and every /api/explain method (tests of the cache: off)
         WARM_PROGRESS=None,             # callable(text) reporting the warm-up on one line (the CLI prints)
         JSON_SORT_KEYS=False,
         FORWARD_CACHE_BYTES=32 << 20,   # repeated /api/forward bodies answered from memory (0: off)

@@ -30,7 +30,8 @@ class ModelLoadError(Exception):
 
 
 class Registry:
-    def __init__(self, paths, samples_path=None, warm=True, warm_lab=True, progress=None, strict=True):
+    def __init__(self, paths, samples_path=None, warm=True, warm_lab=True, progress=None, strict=True,
+                 warm_more=True):
         """``strict``: any unreadable model is a ModelLoadError; otherwise unreadable ones are listed
         in ``skipped`` while at least one model loads (the first readable one is the default)."""
         self.models, self.skipped, self.sources = {}, [], {}
@@ -60,6 +61,7 @@ class Registry:
         self.lab_lock = threading.Lock()   # lab kernels run in parallel: one lab call per process at a time
         self._model_json = {}
         self.lab_warm = False
+        self.warm_more = warm_more
         self.warm(trace=warm, lab=warm_lab, progress=progress)
 
     def warmups(self, trace=True, lab=True):
@@ -68,8 +70,9 @@ class Registry:
         if trace:
             steps += [(f"trace {name}", lambda net=net: net.trace(np.zeros(net.input_shape, np.float32)))
                       for name, net in self.models.items()]
-            steps.append(("every layer kind", warm_every_kind))
-            steps += [(f"explain {name}", lambda net=net: warm_explain(net)) for name, net in self.models.items()]
+            if self.warm_more:   # off only in tests of the cache itself, to keep their compiles short
+                steps.append(("every layer kind", warm_every_kind))
+                steps += [(f"explain {name}", lambda net=net: warm_explain(net)) for name, net in self.models.items()]
         if lab:
             steps.append(("kernel lab", self.warm_lab))
         return steps
@@ -84,7 +87,7 @@ class Registry:
             say(notice)
         if steps:
             say("ConvScope: preparing the kernels (the first start after an install compiles them, "
-                "about half a minute; later starts load them in a second):")
+                "under a minute; later starts load them in a second):")
         for label, call in steps:
             say(f" {label}…")
             _run_guarding_the_cache(call, say)
@@ -246,8 +249,7 @@ def warm_every_kind() -> None:
                  {"name": "d3", "kind": "dense", "units": 2}, {"name": "s", "kind": "softmax"}]
         net = Network.from_spec(spec)
         net.trace(np.zeros((channels, 12, 12), np.float32))
-        net.predict(np.zeros((1, channels, 12, 12), np.float32))
-        warm_explain(net)
+        warm_explain(net)   # no batch kernels: every route runs the single-image ones
 
 
 def warm_explain(net) -> None:
@@ -348,7 +350,8 @@ def init_app(app: Flask) -> None:
     app.extensions[EXTENSION] = Registry(app.config["MODEL_PATHS"], app.config.get("SAMPLES_PATH"),
                                          warm=app.config["WARM_JIT"], warm_lab=app.config["WARM_LAB"],
                                          progress=app.config.get("WARM_PROGRESS"),
-                                         strict=app.config.get("MODEL_STRICT", True))
+                                         strict=app.config.get("MODEL_STRICT", True),
+                                         warm_more=app.config.get("WARM_MORE", True))
 
 
 def registry() -> Registry:

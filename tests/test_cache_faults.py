@@ -1,6 +1,6 @@
 """The Numba cache folder is unwritable or corrupt: the server still starts, answers, and says so on
 its progress line (each start here runs in a fresh process with its own NUMBA_CACHE_DIR; only the
-trace kernels are warmed, to keep the compiles short)."""
+shipped LeNet's trace kernels are warmed, to keep the compiles short)."""
 import json
 import os
 import subprocess
@@ -10,7 +10,9 @@ PROBE = r'''
 import json, numpy as np
 from convscope.server import create_app
 lines = []
-app = create_app({"TESTING": True, "WARM_LAB": False, "WARM_PROGRESS": lines.append})
+from convscope.server.registry import default_model_path
+app = create_app({"TESTING": True, "WARM_LAB": False, "WARM_MORE": False, "WARM_PROGRESS": lines.append,
+                  "MODEL_PATHS": [str(default_model_path())]})
 digit = np.zeros((28, 28)); digit[4:24, 12:16] = 1
 r = app.test_client().post("/api/forward", json={"image": digit.tolist()})
 print(json.dumps({"lines": "".join(lines), "status": r.status_code, "label": r.get_json()["prediction"]["label"]}))
