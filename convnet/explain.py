@@ -294,3 +294,45 @@ def top_activations(net, layer: str, images, k: int = TOP_K, chunk: int = 500):
         best_v, best_i = np.take_along_axis(v, part, 0), np.take_along_axis(i, part, 0)
     order = np.argsort(-best_v, axis=0, kind="stable")
     return np.take_along_axis(best_v, order, 0), np.take_along_axis(best_i, order, 0)
+
+
+# ---- the model on its test set: confusion, mistakes, a 2-D map of a layer ----------------------------
+def evaluate(net, images):
+    """(predicted labels, probabilities (N, classes)) by one trace per image."""
+    probs = np.stack([net.trace(np.ascontiguousarray(im, dtype=np.float32)).probabilities for im in images])
+    return probs.argmax(axis=1), probs
+
+
+def confusion(labels, predicted, classes: int) -> np.ndarray:
+    m = np.zeros((classes, classes), np.int64)
+    np.add.at(m, (labels, predicted), 1)
+    return m
+
+
+def pca_2d(activations: np.ndarray):
+    """(points (N, 2), fraction of the variance each axis explains) of (N, D) activations: the
+    centred data projected on its two leading right singular vectors, each axis's sign chosen so
+    its largest loading is positive (so the picture does not flip between runs)."""
+    a = np.asarray(activations, np.float64)
+    a = a - a.mean(axis=0)
+    if min(a.shape) > 256:
+        # a randomised SVD (Halko et al., 2011: a 12-column sketch, 4 power iterations, seeded): the
+        # two leading directions of a 2,000 × 4,704 conv1 map in 0.1 s instead of 4 s
+        rng = np.random.default_rng(0)
+        q, _ = np.linalg.qr(a @ rng.standard_normal((a.shape[1], 12)))
+        for _ in range(4):
+            q, _ = np.linalg.qr(a.T @ q)
+            q, _ = np.linalg.qr(a @ q)
+        _, s, vt = np.linalg.svd(q.T @ a, full_matrices=False)
+        s_all = np.sqrt((a * a).sum())
+        total = float(s_all ** 2) or 1.0
+    else:
+        _, s, vt = np.linalg.svd(a, full_matrices=False)
+        total = float((s ** 2).sum()) or 1.0
+    v = vt[:2]
+    v = v * np.sign(v[np.arange(len(v)), np.abs(v).argmax(axis=1)])[:, None]
+    return (a @ v.T).astype(np.float32), (s[:2] ** 2 / total).astype(np.float32)
+
+
+def layer_activations(net, layer: str, images) -> np.ndarray:
+    return np.stack([net.trace(np.ascontiguousarray(im, dtype=np.float32))[layer].data.ravel() for im in images])

@@ -240,6 +240,99 @@ def top_images():
                                       "receptive_field": rect, "images": out}))
 
 
+def _evaluation(net):
+    result = registry().evaluation(net)
+    if result is None:
+        raise ApiError(400, "no_dataset", f"There is no test set that fits {net.name!r}'s "
+                       f"{'×'.join(map(str, net.input_shape))} input (MNIST's digits fit 1×28×28 and 1×32×32).")
+    return result
+
+
+def _test_item(i, labels, predicted, probs, mnist_index, images=None):
+    out = {"index": int(mnist_index[i]), "position": int(i), "label": int(labels[i]),
+           "predicted": int(predicted[i]), "confidence": float(probs[i, predicted[i]])}
+    if images is not None:
+        out["image"] = schema.array(images[i])
+    return out
+
+
+@bp.get("/api/evaluation")
+def evaluation():
+    """The model on its test images: accuracy, the confusion matrix, the mistakes by confidence."""
+    net = registry().get(request.args.get("model"))
+    predicted, probs, (images, labels, mnist_index, dataset) = _evaluation(net)
+    classes = probs.shape[1]
+    from convscope.convnet import explain as E
+    wrong = np.flatnonzero(predicted != labels)
+    wrong = wrong[np.argsort(-probs[wrong, predicted[wrong]], kind="stable")]
+    return conditional(json_response({
+        "model": net.name, "dataset": dataset, "count": int(len(labels)),
+        "accuracy": float((predicted == labels).mean()),
+        "confusion": E.confusion(labels, predicted, classes),
+        "mistakes": [_test_item(i, labels, predicted, probs, mnist_index, images) for i in wrong[:60]],
+        "mistake_count": int(len(wrong))}))
+
+
+@bp.get("/api/evaluation/cell")
+def evaluation_cell():
+    """The test images of one confusion-matrix cell: ?true=T&predicted=P (at most 60, most confident first)."""
+    net = registry().get(request.args.get("model"))
+    predicted, probs, (images, labels, mnist_index, dataset) = _evaluation(net)
+    classes = probs.shape[1]
+    try:
+        t, p = int(request.args.get("true", "")), int(request.args.get("predicted", ""))
+    except ValueError:
+        t = p = -1
+    if not (0 <= t < classes and 0 <= p < classes):
+        raise ApiError(400, "invalid_cell", f"'true' and 'predicted' must be classes from 0 to {classes - 1}.")
+    members = np.flatnonzero((labels == t) & (predicted == p))
+    members = members[np.argsort(-probs[members, p], kind="stable")]
+    return conditional(json_response({
+        "model": net.name, "dataset": dataset, "true": t, "predicted": p, "count": int(len(members)),
+        "images": [_test_item(i, labels, predicted, probs, mnist_index, images) for i in members[:60]]}))
+
+
+EMBED_MAX = 2000
+
+
+@bp.get("/api/embedding")
+def embedding():
+    """A 2-D PCA map of a layer's activations over the first n test images: ?layer=NAME&n=2000."""
+    from convscope.convnet import explain as E
+    reg = registry()
+    net = reg.get(request.args.get("model"))
+    names = [la.name for la in E._scored_layers(net)]
+    layer = request.args.get("layer", names[-1])
+    if layer not in names:
+        raise ApiError(400, "invalid_layer", f"'layer' must be one of {', '.join(names)}.")
+    try:
+        n = int(request.args.get("n", EMBED_MAX))
+    except ValueError:
+        n = -1
+    if not 10 <= n <= EMBED_MAX:
+        raise ApiError(400, "invalid_n", f"'n' must be a whole number from 10 to {EMBED_MAX}.")
+    predicted, probs, (images, labels, mnist_index, dataset) = _evaluation(net)
+    n = min(n, len(labels))
+    t0 = time.perf_counter()
+    points, variance = E.pca_2d(E.layer_activations(net, layer, images[:n]))
+    return conditional(json_response({
+        "model": net.name, "layer": layer, "dataset": dataset, "method": "pca", "points": points,
+        "explained_variance": variance, "labels": labels[:n].astype(np.int32),
+        "predicted": predicted[:n].astype(np.int32), "indices": np.asarray(mnist_index[:n], np.int32),
+        "timing_ms": {"compute": _ms(t0, time.perf_counter())}}))
+
+
+@bp.get("/api/testset/<int:position>")
+def test_image(position: int):
+    """One test image (as the model reads it) by its position in the dataset /api/evaluation names."""
+    net = registry().get(request.args.get("model"))
+    predicted, probs, (images, labels, mnist_index, dataset) = _evaluation(net)
+    if not 0 <= position < len(labels):
+        raise ApiError(404, "unknown_image", f"There is no test image {position}; positions run from 0 to {len(labels) - 1}.")
+    return conditional(json_response({**_test_item(position, labels, predicted, probs, mnist_index, images),
+                                      "dataset": dataset}))
+
+
 @bp.post("/api/synthesize")
 def synthesize_route():
     """What a unit wants to see: {"layer", "unit": [c, y, x] | [c], "steps", "seed", "model"}."""

@@ -56,7 +56,7 @@ class Registry:
         self.samples_path = samples_path
         self.uploaded, self.upload_lock = set(), threading.Lock()
         self._randomized = {}
-        self._top, self._dataset, self.top_lock = {}, {}, threading.Lock()
+        self._top, self._dataset, self._evaluation, self.top_lock = {}, {}, {}, threading.RLock()
         self.session = os.getpid()   # the upload folder of this server run (workers share the parent's)
         self.lab_lock = threading.Lock()   # lab kernels run in parallel: one lab call per process at a time
         self._model_json = {}
@@ -178,14 +178,34 @@ class Registry:
         key = (net.name, layer)
         with self.top_lock:
             if key not in self._top:
-                if self._dataset.get(net.name) is None:
-                    self._dataset[net.name] = explain.dataset_for(net, self.samples()) or False
-                data = self._dataset[net.name]
+                data = self._dataset.get(net.name)
+                if data is None:
+                    data = self._dataset[net.name] = explain.dataset_for(net, self.samples()) or False
                 if data is False:
                     return None
                 values, indices = explain.top_activations(net, layer, data[0])
                 self._top[key] = (values, indices, data)
             return self._top[key]
+
+    def dataset(self, net):
+        """The test images that fit ``net`` (convnet/explain.dataset_for), or None; loaded once."""
+        from convscope.convnet import explain
+        with self.top_lock:
+            if self._dataset.get(net.name) is None:
+                self._dataset[net.name] = explain.dataset_for(net, self.samples()) or False
+            return self._dataset[net.name] or None
+
+    def evaluation(self, net):
+        """(predicted, probabilities, dataset) of the model on its test images, computed once."""
+        from convscope.convnet import explain
+        data = self.dataset(net)
+        if data is None:
+            return None
+        with self.top_lock:
+            if net.name not in self._evaluation:
+                predicted, probs = explain.evaluate(net, data[0])
+                self._evaluation[net.name] = (predicted, probs, data)
+            return self._evaluation[net.name]
 
     def randomized(self, net, k: int):
         """``net`` with its top k weight layers re-drawn (convnet/explain.randomized), kept for reuse:

@@ -273,3 +273,70 @@ def test_top_images_refuse_what_has_no_answer(served, query, code):
     app, _ = served
     r = app.test_client().get("/api/top?" + query)
     assert r.status_code == 400 and r.get_json()["error"]["code"] == code, r.get_json()
+
+
+# ---- the model on its test set ---------------------------------------------------------------------
+def _dataset(body, samples):
+    from convscope.convnet.data import to_network_input
+    if body["dataset"].startswith("MNIST test set"):
+        from convscope.convnet import mnist
+        images, labels = mnist.load_mnist("test", download=False)
+    else:
+        images, labels = samples.images, samples.labels
+    return to_network_input(images), np.asarray(labels, np.int64)
+
+
+def test_evaluation_matches_the_pytorch_twin_on_the_same_test_images(served, samples):
+    app, _ = served
+    client = app.test_client()
+    body = client.get("/api/evaluation?model=lenet5-classic").get_json()
+    net = app.extensions["convscope"].get("lenet5-classic")
+    x, labels = _dataset(body, samples)
+    with torch.no_grad():
+        logits = torch.cat([twin_of(net)(torch.from_numpy(x[i:i + 1000])) for i in range(0, len(x), 1000)]).numpy()
+    predicted = logits.argmax(1)
+    want = np.zeros((10, 10), int)
+    np.add.at(want, (labels, predicted), 1)
+    assert body["count"] == len(labels) and np.array_equal(body["confusion"], want)
+    assert body["accuracy"] == pytest.approx((predicted == labels).mean())
+    assert body["mistake_count"] == int((predicted != labels).sum())
+    conf = [m["confidence"] for m in body["mistakes"]]
+    assert conf == sorted(conf, reverse=True) and all(m["label"] != m["predicted"] for m in body["mistakes"])
+    t, p = next((t, p) for t in range(10) for p in range(10) if t != p and want[t, p] > 0)
+    cell = client.get(f"/api/evaluation/cell?model=lenet5-classic&true={t}&predicted={p}").get_json()
+    assert cell["count"] == want[t, p] and all(m["label"] == t and m["predicted"] == p for m in cell["images"])
+    one = client.get(f"/api/testset/{cell['images'][0]['position']}?model=lenet5-classic").get_json()
+    np.testing.assert_allclose(np.asarray(one["image"]["data"]), x[one["position"]], atol=1e-6)
+    assert one["label"] == t and one["predicted"] == p
+
+
+@pytest.mark.parametrize("layer", ["fc1", "conv1"])   # the exact SVD, and the randomised one (4,704 dims)
+def test_the_pca_map_is_the_leading_eigenvectors_of_the_covariance(served, samples, layer):
+    app, _ = served
+    client = app.test_client()
+    body = client.get(f"/api/embedding?layer={layer}&n=300").get_json()
+    net = app.extensions["convscope"].get("lenet")
+    x, labels = _dataset(body, samples)
+    a = np.stack([net.trace(xi)[layer].data.ravel() for xi in x[:300]]).astype(np.float64)
+    a -= a.mean(0)
+    w, v = np.linalg.eigh(a.T @ a)                 # another route to the same directions
+    lead = v[:, ::-1][:, :2]
+    want = a @ lead
+    got = np.asarray(body["points"], np.float64)
+    for k in range(2):   # each axis up to its sign
+        sign = np.sign(np.dot(got[:, k], want[:, k]))
+        np.testing.assert_allclose(got[:, k], sign * want[:, k], rtol=1e-3, atol=1e-3 * np.abs(want[:, k]).max())
+    np.testing.assert_allclose(body["explained_variance"], w[::-1][:2] / w.sum(), rtol=1e-3)
+    assert body["labels"] == labels[:300].tolist() and len(body["indices"]) == 300
+
+
+@pytest.mark.parametrize("query, code", [
+    ("/api/evaluation/cell?true=3", "invalid_cell"), ("/api/evaluation/cell?true=3&predicted=10", "invalid_cell"),
+    ("/api/embedding?layer=nope", "invalid_layer"), ("/api/embedding?n=5", "invalid_n"), ("/api/embedding?n=x", "invalid_n"),
+    ("/api/evaluation?model=rgb_bn", "no_dataset"),
+])
+def test_evaluation_routes_refuse_what_has_no_answer(served, query, code):
+    app, _ = served
+    r = app.test_client().get(query)
+    assert r.status_code == 400 and r.get_json()["error"]["code"] == code, r.get_json()
+    assert app.test_client().get("/api/testset/999999").status_code == 404

@@ -67,6 +67,16 @@ export function createInputs({ state, data, forward, drawpad, options, onError }
     submit(() => ({ image: dataUrl, steps: steps() }));
   }
 
+  /** A test-set image from the model panel ({index, label, image: {shape: [1, H, W], data}}): the
+   * network input itself, as an upload is (so a link carries it as a drawing code). */
+  function testImage(item) {
+    uploadName = `MNIST test image #${item.index} (label ${item.label})`;
+    drawpad.wipe();
+    state.set({ input: fresh("upload") });
+    const rows = item.image.data[0];
+    submit(() => ({ image: rows, preprocess: "none", steps: steps() }));
+  }
+
   function shift(dy, dx) {
     const base = data.get().base;
     if (!base || base.C !== 1) return; // shifts move a gray input's one plane
@@ -118,12 +128,14 @@ export function createInputs({ state, data, forward, drawpad, options, onError }
         : "an MNIST test digit";
       return `input: ${what}${shifted}`;
     }
+    if (source === "upload" && uploadName.startsWith("MNIST")) return `input: ${uploadName}${shifted}`;
     if (source === "upload") return `input: upload ${uploadName || "(an image)"}${shifted}`;
     if (source === "drawing") return `input: your drawing${shifted}`;
     return "input: nothing yet (draw a digit, or pick one)";
   }
 
   return {
+    testImage,
     caption,
     resubmit,
     draw,

@@ -23,6 +23,7 @@ import { parseWeights } from "./arithmetic.js";
 import { bindControls } from "./controls.js";
 import { createClassroom } from "./classroom.js";
 import { createExplainView } from "./explain-view.js";
+import { createEvaluationView } from "./evaluation-view.js";
 import { bindModelUpload, chosenModel, createModelPicker, urlForModel } from "./core/models.js";
 
 const query = new URLSearchParams(location.search);
@@ -204,6 +205,26 @@ function createExplain(page) {
   return view;
 }
 
+/** "How the model does": for a model MNIST's test digits fit, loaded when first opened. */
+function createEvaluation(page) {
+  const details = byId("eval-details");
+  const shape = String(data.get().model.input_shape);
+  if (shape !== "1,28,28" && shape !== "1,32,32") {
+    details.hidden = true;
+    return;
+  }
+  const view = createEvaluationView(byId("evaluation"), {
+    model: data.get().model,
+    api,
+    onOpen: (item) => {
+      page.inputs.testImage(item);
+      window.scrollTo({ top: 0, behavior: "smooth" });
+    },
+    onError: page.fail,
+  });
+  details.addEventListener("toggle", () => details.open && view.open());
+}
+
 function onResponse(page, parsed, job) {
   const r = data.get().response;
   page.explain.show(parsed.input);
@@ -240,6 +261,7 @@ async function boot() {
   if (data.get().model.input_shape[0] === 3) showPhotos(page);
   page.painter = createPainter({ state, data, views: page.views, palette: () => page.classroom.palette() });
   bindControls({ state, drawpad: page.drawpad, shift: page.inputs.shift, upload: page.inputs.upload });
+  createEvaluation(page);
   follow(page);
   page.classroom = createClassroom({ state, data, view: page.views.layers, inputs: page.inputs });
   const { drawpad, classroom } = page;

@@ -124,3 +124,35 @@ def test_a_pinned_unit_shows_the_test_images_that_excite_it_most(page, live_serv
     assert "receptive field" in page.locator(".top9-words").inner_text()
     page.locator("#detail").scroll_into_view_if_needed()
     screenshot("explain-top9-1366x768", full_page=False)
+
+
+def test_how_the_model_does_opens_its_images_in_the_layer_view(page, live_server, screenshot):
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto(live_server + "/")
+    page.wait_for_function(READY, timeout=30_000)
+    page.locator("#eval-details > summary").click()
+    page.wait_for_function("() => document.querySelector('.eval-summary').dataset.accuracy !== undefined",
+                           timeout=60_000)
+    with urllib.request.urlopen(live_server + "/api/evaluation", timeout=60) as r:
+        want = json.loads(r.read())
+    summary = page.locator(".eval-summary")
+    assert float(summary.get_attribute("data-accuracy")) == want["accuracy"]
+    cells = page.locator(".eval-cell-button")
+    assert cells.count() == 100
+    assert [int(c) for c in cells.evaluate_all("bs => bs.map((b) => b.textContent)")] == sum(want["confusion"], [])
+    t, p = next((t, p) for t in range(10) for p in range(10) if t != p and want["confusion"][t][p])
+    page.locator(f'.eval-cell-button[data-true="{t}"][data-predicted="{p}"]').click()
+    page.wait_for_selector(".eval-cell .eval-thumb", timeout=30_000)
+    assert page.locator(".eval-cell .eval-thumb").count() == min(60, want["confusion"][t][p])
+    index = page.locator(".eval-cell .eval-thumb").first.get_attribute("data-index")
+    before = page.evaluate("() => window.__convscope.rendered")
+    page.locator(".eval-cell .eval-thumb").first.click()
+    page.wait_for_function(SETTLED, arg=before, timeout=30_000)
+    assert f"MNIST test image #{index} (label {t})" in page.locator("#input-source").inner_text()
+    assert page.evaluate("() => window.__convscope.lastForward.prediction.label") == p
+    # the PCA map: 2,000 points (or the whole smaller set) of fc1, one trace per class
+    page.wait_for_function("() => document.getElementById('eval-map').dataset.points !== undefined", timeout=60_000)
+    n = int(page.locator("#eval-map").get_attribute("data-points"))
+    assert n == min(2000, want["count"])
+    assert page.locator("#eval-map .scatterlayer .trace").count() == 10
+    page.locator("#eval-details").screenshot(path=str(screenshot("evaluation-page-1366x768").parent / "evaluation-panel-1366x768.png"))

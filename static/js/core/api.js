@@ -72,6 +72,9 @@ const withModel = (path) => (model ? `${path}?model=${encodeURIComponent(model)}
 const bodyWithModel = (body) => (model && body.model === undefined ? { ...body, model } : body);
 
 export const getModels = (opts) => getJSON("/api/models", opts);
+/** A GET for the page's model: path (with or without a query) + model=NAME when one is picked. */
+export const getJSONModel = (path, opts) =>
+  getJSON(model ? `${path}${path.includes("?") ? "&" : "?"}model=${encodeURIComponent(model)}` : path, opts);
 export const getModel = (opts) => getJSON(withModel("/api/model"), opts);
 export const getWeights = (name, opts) =>
   getJSON(withModel(`/api/model/layers/${encodeURIComponent(name)}/weights`), opts);
