@@ -282,22 +282,27 @@ function topRow(x, topImages) {
         const rf = r.receptive_field;
         for (const t of r.images) {
           const [, H, W] = t.image.shape;
-          const S = 3;
+          // the unit's receptive field (clipped to the image) and 2 pixels around it, outlined
+          const y0 = Math.max(0, rf.top - 2),
+            x0 = Math.max(0, rf.left - 2);
+          const y1 = Math.min(H, rf.top + rf.height + 2),
+            x1 = Math.min(W, rf.left + rf.width + 2);
+          const S = Math.max(2, Math.floor(64 / Math.max(y1 - y0, x1 - x0)));
           const cv = el("canvas", "top9-canvas");
-          cv.width = W * S;
-          cv.height = H * S;
+          cv.width = (x1 - x0) * S;
+          cv.height = (y1 - y0) * S;
           const ctx = cv.getContext("2d");
           const flat = t.image.data.flat(Infinity);
-          for (let y = 0; y < H; y++) {
-            for (let xx = 0; xx < W; xx++) {
+          for (let y = y0; y < y1; y++) {
+            for (let xx = x0; xx < x1; xx++) {
               const v = Math.round(255 * flat[y * W + xx]);
               ctx.fillStyle = `rgb(${v},${v},${v})`;
-              ctx.fillRect(xx * S, y * S, S, S);
+              ctx.fillRect((xx - x0) * S, (y - y0) * S, S, S);
             }
           }
           ctx.strokeStyle = "#f97316";
           ctx.lineWidth = 2;
-          ctx.strokeRect(rf.left * S + 1, rf.top * S + 1, rf.width * S - 2, rf.height * S - 2);
+          ctx.strokeRect((rf.left - x0) * S + 1, (rf.top - y0) * S + 1, rf.width * S - 2, rf.height * S - 2);
           const fig = el("figure", "top9-item");
           fig.dataset.index = t.index;
           fig.dataset.value = t.value;
@@ -310,7 +315,7 @@ function topRow(x, topImages) {
           el(
             "p",
             "top9-words",
-            `the ${r.images.length} strongest of ${r.dataset}; orange: the unit's receptive field`,
+            `the ${r.images.length} strongest of ${r.dataset}, each cropped to the unit's receptive field (outlined in orange) and 2 pixels around it`,
           ),
         );
         button.disabled = false;

@@ -81,7 +81,11 @@ export function createExplainView(container, { model, request, onError }) {
   const base = el("canvas", "explain-input");
   const overlay = el("canvas", "explain-overlay");
   overlay.id = "explain-overlay";
-  frame.append(base, overlay);
+  const patchBox = el("div", "explain-patch-box");
+  patchBox.id = "explain-patch-box";
+  patchBox.hidden = true;
+  frame.append(base, overlay, patchBox);
+  let sliding = null; // the occlusion patch's animation timer
   const legend = el("p", "explain-legend");
   legend.id = "explain-legend";
   const words = el("p", "explain-words");
@@ -134,6 +138,7 @@ export function createExplainView(container, { model, request, onError }) {
       img.data[4 * i + 3] = Math.round(230 * Math.min(1, Math.max(0, v)));
     }
     overlay.getContext("2d").putImageData(img, 0, 0);
+    slide(r);
     overlay.dataset.method = r.method;
     overlay.dataset.class = r.class;
     overlay.dataset.min = r.map.min;
@@ -144,6 +149,42 @@ export function createExplainView(container, { model, request, onError }) {
       `${LABELS[r.method]} of class ${r.class} (score ${r.score.toFixed(3)}, p = ${r.probability.toFixed(3)})${where}` +
       `: from ${Number(r.map.min).toPrecision(3)} to ${Number(r.map.max).toPrecision(3)}${occl}` +
       (r.randomized.length ? ` · randomised: ${r.randomized.join(", ")}` : "");
+  }
+
+  /** Occlusion: the patch slides over the input once, placement by placement, with the class's
+   * probability while it covers each place; it then rests where the drop was largest. */
+  function slide(r) {
+    clearInterval(sliding);
+    patchBox.hidden = r.method !== "occlusion";
+    if (r.method !== "occlusion") return;
+    const [H, W] = r.map.shape;
+    const place = (k) => {
+      const [y, x] = r.positions[k];
+      Object.assign(patchBox.style, {
+        top: `${(100 * y) / H}%`,
+        left: `${(100 * x) / W}%`,
+        width: `${(100 * r.patch) / W}%`,
+        height: `${(100 * r.patch) / H}%`,
+      });
+      patchBox.dataset.step = k;
+      patchBox.textContent = r.probabilities[k].toFixed(2);
+    };
+    let k = 0;
+    sliding = setInterval(() => {
+      if (k >= r.positions.length) {
+        clearInterval(sliding);
+        let worst = 0;
+        r.probabilities.forEach((p, i) => {
+          if (p < r.probabilities[worst]) worst = i;
+        });
+        place(worst);
+        patchBox.dataset.done = "true";
+        return;
+      }
+      place(k);
+      k += Math.max(1, Math.round(r.positions.length / 120)); // about 2 s whatever the count
+    }, 16);
+    patchBox.dataset.done = "false";
   }
 
   function refresh() {

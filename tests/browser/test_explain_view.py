@@ -61,6 +61,11 @@ def test_the_panel_explains_the_current_input_with_every_method(page, live_serve
             {"gradient": "gradient (saliency)", "gradient_x_input": "gradient × input", "gradcam": "Grad-CAM",
              "occlusion": "occlusion"}[method])
         assert page.locator("#explain-layer").is_visible() == (method == "gradcam")
+        if method == "occlusion":   # the patch slides over the input, then rests on the largest drop
+            page.wait_for_function("() => document.getElementById('explain-patch-box').dataset.done === 'true'",
+                                   timeout=10_000)
+            k = int(page.locator("#explain-patch-box").get_attribute("data-step"))
+            assert want["probabilities"][k] == min(want["probabilities"])
         assert page.locator("#explain-patch").is_visible() == (method == "occlusion")
     change(page, "#explain-method", "gradient")
     change(page, "#explain-class", "0")
@@ -122,6 +127,11 @@ def test_a_pinned_unit_shows_the_test_images_that_excite_it_most(page, live_serv
     assert figures.count() == 9
     assert [int(i) for i in figures.evaluate_all("fs => fs.map((f) => f.dataset.index)")] == [t["index"] for t in want["images"]]
     assert "receptive field" in page.locator(".top9-words").inner_text()
+    # each is cropped to the field (14×14 for conv2) and 2 pixels around it, clipped to the image
+    rf = want["receptive_field"]
+    side = [min(32, v + s + 2) - max(0, v - 2) for v, s in ((rf["top"], rf["height"]), (rf["left"], rf["width"]))]
+    w, h = page.locator(".top9-canvas").first.evaluate("c => [c.width, c.height]")
+    assert w % side[1] == 0 and h % side[0] == 0 and w // side[1] == h // side[0]
     page.locator("#detail").scroll_into_view_if_needed()
     screenshot("explain-top9-1366x768", full_page=False)
 
