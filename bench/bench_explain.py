@@ -4,13 +4,17 @@ Each method as ``convnet.explain.explain`` computes it (what POST /api/explain r
 and PyTorch computing the same map in the same run on a twin with the same weights
 (bench/torch_lenet.py): the input gradient, gradient × input, Grad-CAM at pool2 and a full
 occlusion map (4×4 patch, stride 2: 15 × 15 = 225 placements, one batch).
+Then, ConvScope alone (no peer does these): the top 9 test images of every unit of conv2 over
+the test set (MNIST's 10k when cached, else the 300 shipped digits), and a 2-D PCA map of fc1's and
+conv1's activations over 2,000 of them.
 Targets (issue "Why this answer"): gradient and gradient × input ≤ 1 ms, Grad-CAM ≤ 1 ms,
-occlusion ≤ 20 ms.
+occlusion ≤ 20 ms, top 9 of a layer ≤ 2 s, a 2,000-point PCA map ≤ 0.5 s.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +90,18 @@ def main(argv=None) -> int:
         med = np.median(ours[method]) * 1e3
         print(f"ConvScope {method:17s} {stats(ours[method], 'ms')}   target ≤ {TARGETS_MS[method]:g} ms: "
               f"{verdict(med <= TARGETS_MS[method])}")
+    from convscope.convnet.samples import load_samples as _samples
+    images, _, _, dataset = explain.dataset_for(net, _samples())
+    t0 = time.perf_counter()
+    explain.top_activations(net, "conv2", images)
+    top = time.perf_counter() - t0
+    print(f"ConvScope top 9 of every conv2 unit over {dataset}: {top:.2f} s   target ≤ 2 s: {verdict(top <= 2)}")
+    for layer in ("fc1", "conv1"):
+        t0 = time.perf_counter()
+        explain.pca_2d(explain.layer_activations(net, layer, images[:2000]))
+        pca = time.perf_counter() - t0
+        print(f"ConvScope PCA map of {layer}, {min(2000, len(images))} images (traces + PCA): {pca * 1e3:.0f} ms   "
+              f"target ≤ 500 ms: {verdict(pca <= 0.5)}")
     torch = import_torch(args.no_torch)
     if torch is None:
         return 0
