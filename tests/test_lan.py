@@ -19,7 +19,7 @@ def coded(test_config):
 
 def api_routes(app):
     """Every (method, path) under /api/ the app has, built by the app's own URL map."""
-    values = {"name": "conv1", "sample_id": 0}
+    values = {"name": "conv1", "sample_id": 0, "position": 0}
     urls = app.url_map.bind("localhost")
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/"):
