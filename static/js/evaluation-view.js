@@ -73,7 +73,7 @@ export function createEvaluationView(container, { model, api, onOpen, onError })
 
   function showMatrix(r) {
     const n = r.confusion.length;
-    matrix.style.gridTemplateColumns = `auto repeat(${n}, 1fr)`;
+    matrix.style.gridTemplateColumns = `auto repeat(${n}, minmax(0, 1fr))`;
     matrix.replaceChildren(el("span", "eval-corner", "true \\ predicted"));
     for (let p = 0; p < n; p++) matrix.append(el("span", "eval-head", String(p)));
     const max = Math.max(...r.confusion.flat().filter((v, i) => i % (n + 1) !== 0), 1);
