@@ -76,7 +76,8 @@ def test_a_killed_worker_is_replaced_and_only_its_requests_fail(gunicorn):
 
     def load():
         while not stop.is_set():
-            results.append((time.monotonic(), forward(port)))
+            ok = forward(port)                        # timed when it ends: one in flight at the kill
+            results.append((time.monotonic(), ok))    # started before it, and fails after it
 
     threads = [threading.Thread(target=load) for _ in range(4)]
     for t in threads:
