@@ -213,46 +213,22 @@ const RENDER = {
   },
 };
 
-/** The "what it wants to see" row of a pinned unit: a button, then the synthesised input. */
-function wantsRow(x, synthesize) {
-  const row = el("div", "wants");
-  const button = el("button", "wants-button", "What it wants to see");
+/** A pinned unit's question: a button that asks the server about the unit ({layer, unit}) and
+ * shows the answer below it with show(r, out), or the error's words. */
+function askRow(x, { cls, label, title = "", waiting, ask, show }) {
+  const row = el("div", cls);
+  const button = el("button", `${cls}-button`, label);
   button.type = "button";
-  button.title = "Make an input that excites this unit: gradient ascent on its activation (on the server)";
-  const out = el("div", "wants-out");
+  button.title = title;
+  const out = el("div", `${cls}-out`);
   row.append(button, out);
   button.addEventListener("click", () => {
     button.disabled = true;
-    out.textContent = "climbing…";
+    out.textContent = waiting;
     const unit = x.family === "map" ? [x.unit.c, x.unit.y, x.unit.x] : [x.unit.c];
-    synthesize({ layer: x.synthLayer || x.layer, unit }).then(
+    ask({ layer: x.layer, unit }).then(
       (r) => {
-        const [, H, W] = r.image.shape;
-        const cv = el("canvas", "wants-canvas");
-        cv.width = W;
-        cv.height = H;
-        const flat = Float32Array.from(r.image.data.flat(Infinity));
-        const ctx = cv.getContext("2d");
-        const img = ctx.createImageData(W, H);
-        for (let i = 0; i < W * H; i++) {
-          for (let c = 0; c < 3; c++) {
-            const v = flat[(r.image.shape[0] === 3 ? c * H * W : 0) + i];
-            img.data[4 * i + c] = Math.round(255 * v);
-          }
-          img.data[4 * i + 3] = 255;
-        }
-        ctx.putImageData(img, 0, 0);
-        const a = r.activation;
-        out.replaceChildren(
-          cv,
-          el(
-            "p",
-            "wants-words",
-            `${r.steps} steps of gradient ascent from faint noise (smoothed, kept in [0, 1]): ` +
-              `the unit's value went from ${f(a[0], 3)} to ${f(a[a.length - 1], 3)}.`,
-          ),
-        );
-        row.dataset.activation = a[a.length - 1];
+        show(r, out, row);
         button.disabled = false;
       },
       (e) => {
@@ -264,69 +240,96 @@ function wantsRow(x, synthesize) {
   return row;
 }
 
+/** The "what it wants to see" row of a pinned unit: a button, then the synthesised input. */
+function wantsRow(x, synthesize) {
+  return askRow(x, {
+    cls: "wants",
+    label: "What it wants to see",
+    title: "Make an input that excites this unit: gradient ascent on its activation (on the server)",
+    waiting: "climbing…",
+    ask: synthesize,
+    show: (r, out, row) => {
+      const [, H, W] = r.image.shape;
+      const cv = el("canvas", "wants-canvas");
+      cv.width = W;
+      cv.height = H;
+      const flat = Float32Array.from(r.image.data.flat(Infinity));
+      const ctx = cv.getContext("2d");
+      const img = ctx.createImageData(W, H);
+      for (let i = 0; i < W * H; i++) {
+        for (let c = 0; c < 3; c++) {
+          const v = flat[(r.image.shape[0] === 3 ? c * H * W : 0) + i];
+          img.data[4 * i + c] = Math.round(255 * v);
+        }
+        img.data[4 * i + 3] = 255;
+      }
+      ctx.putImageData(img, 0, 0);
+      const a = r.activation;
+      out.replaceChildren(
+        cv,
+        el(
+          "p",
+          "wants-words",
+          `${r.steps} steps of gradient ascent from faint noise (smoothed, kept in [0, 1]): ` +
+            `the unit's value went from ${f(a[0], 3)} to ${f(a[a.length - 1], 3)}.`,
+        ),
+      );
+      row.dataset.activation = a[a.length - 1];
+    },
+  });
+}
+
 /** The "test images that excite it most" row: a button, then nine images with the unit's
  * receptive field outlined (DeepVis's top images). */
 function topRow(x, topImages) {
-  const row = el("div", "top9");
-  const button = el("button", "top9-button", "Test images that excite it most");
-  button.type = "button";
-  const out = el("div", "top9-out");
-  row.append(button, out);
-  button.addEventListener("click", () => {
-    button.disabled = true;
-    out.textContent = "ranking the test images… (once per layer)";
-    const unit = x.family === "map" ? [x.unit.c, x.unit.y, x.unit.x] : [x.unit.c];
-    topImages({ layer: x.synthLayer || x.layer, unit }).then(
-      (r) => {
-        const grid = el("div", "top9-grid");
-        const rf = r.receptive_field;
-        for (const t of r.images) {
-          const [, H, W] = t.image.shape;
-          // the unit's receptive field (clipped to the image) and 2 pixels around it, outlined
-          const y0 = Math.max(0, rf.top - 2),
-            x0 = Math.max(0, rf.left - 2);
-          const y1 = Math.min(H, rf.top + rf.height + 2),
-            x1 = Math.min(W, rf.left + rf.width + 2);
-          const S = Math.max(2, Math.floor(64 / Math.max(y1 - y0, x1 - x0)));
-          const cv = el("canvas", "top9-canvas");
-          cv.width = (x1 - x0) * S;
-          cv.height = (y1 - y0) * S;
-          const ctx = cv.getContext("2d");
-          const flat = t.image.data.flat(Infinity);
-          for (let y = y0; y < y1; y++) {
-            for (let xx = x0; xx < x1; xx++) {
-              const v = Math.round(255 * flat[y * W + xx]);
-              ctx.fillStyle = `rgb(${v},${v},${v})`;
-              ctx.fillRect((xx - x0) * S, (y - y0) * S, S, S);
-            }
+  return askRow(x, {
+    cls: "top9",
+    label: "Test images that excite it most",
+    waiting: "ranking the test images… (once per layer)",
+    ask: topImages,
+    show: (r, out) => {
+      const grid = el("div", "top9-grid");
+      const rf = r.receptive_field;
+      for (const t of r.images) {
+        const [, H, W] = t.image.shape;
+        // the unit's receptive field (clipped to the image) and 2 pixels around it, outlined
+        const y0 = Math.max(0, rf.top - 2),
+          x0 = Math.max(0, rf.left - 2);
+        const y1 = Math.min(H, rf.top + rf.height + 2),
+          x1 = Math.min(W, rf.left + rf.width + 2);
+        const S = Math.max(2, Math.floor(64 / Math.max(y1 - y0, x1 - x0)));
+        const cv = el("canvas", "top9-canvas");
+        cv.width = (x1 - x0) * S;
+        cv.height = (y1 - y0) * S;
+        const ctx = cv.getContext("2d");
+        const flat = t.image.data.flat(Infinity);
+        for (let y = y0; y < y1; y++) {
+          for (let xx = x0; xx < x1; xx++) {
+            const v = Math.round(255 * flat[y * W + xx]);
+            ctx.fillStyle = `rgb(${v},${v},${v})`;
+            ctx.fillRect((xx - x0) * S, (y - y0) * S, S, S);
           }
-          ctx.strokeStyle = "#f97316";
-          ctx.lineWidth = 2;
-          ctx.strokeRect((rf.left - x0) * S + 1, (rf.top - y0) * S + 1, rf.width * S - 2, rf.height * S - 2);
-          const fig = el("figure", "top9-item");
-          fig.dataset.index = t.index;
-          fig.dataset.value = t.value;
-          fig.title = `MNIST test image #${t.index} (label ${t.label}): ${f(t.value, 4)}`;
-          fig.append(cv, el("figcaption", "", `#${t.index} · ${t.label} · ${f(t.value, 2)}`));
-          grid.append(fig);
         }
-        out.replaceChildren(
-          grid,
-          el(
-            "p",
-            "top9-words",
-            `the ${r.images.length} strongest of ${r.dataset}, each cropped to the unit's receptive field (outlined in orange) and 2 pixels around it`,
-          ),
-        );
-        button.disabled = false;
-      },
-      (e) => {
-        out.textContent = e.message;
-        button.disabled = false;
-      },
-    );
+        ctx.strokeStyle = "#f97316";
+        ctx.lineWidth = 2;
+        ctx.strokeRect((rf.left - x0) * S + 1, (rf.top - y0) * S + 1, rf.width * S - 2, rf.height * S - 2);
+        const fig = el("figure", "top9-item");
+        fig.dataset.index = t.index;
+        fig.dataset.value = t.value;
+        fig.title = `MNIST test image #${t.index} (label ${t.label}): ${f(t.value, 4)}`;
+        fig.append(cv, el("figcaption", "", `#${t.index} · ${t.label} · ${f(t.value, 2)}`));
+        grid.append(fig);
+      }
+      out.replaceChildren(
+        grid,
+        el(
+          "p",
+          "top9-words",
+          `the ${r.images.length} strongest of ${r.dataset}, each cropped to the unit's receptive field (outlined in orange) and 2 pixels around it`,
+        ),
+      );
+    },
   });
-  return row;
 }
 
 export function createDetail(container, { onClose = () => {}, synthesize = null, topImages = null } = {}) {
