@@ -131,14 +131,18 @@ class Network:
         path = Path(path)
         if card is not None:
             self.card = dict(card)
-        arrays = {f"{la.name}.{k}": v for la in self.layers for k, v in la.params.items()}
-        arrays["__spec__"] = np.array(json.dumps(self.spec))
-        arrays["__card__"] = np.array(json.dumps(self.card))
         path.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
+        _atomic_write(path, self.write_archive)
         card_path = path.with_name(path.stem + ".card.json")
         text = json.dumps(self.card, indent=2, sort_keys=False) + "\n"
         _atomic_write(card_path, lambda f: f.write(text.encode()))
+
+    def write_archive(self, f) -> None:
+        """The .npz (weights, ``__spec__`` and ``__card__``) into the binary file ``f``."""
+        arrays = {f"{la.name}.{k}": v for la in self.layers for k, v in la.params.items()}
+        arrays["__spec__"] = np.array(json.dumps(self.spec))
+        arrays["__card__"] = np.array(json.dumps(self.card))
+        np.savez_compressed(f, **arrays)
 
     # ---- inference ----------------------------------------------------------------------------
     def trace(self, x: np.ndarray) -> Trace:

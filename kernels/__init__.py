@@ -12,6 +12,7 @@ from .pool import avg_pool2d_exclusive_backward, avg_pool2d_exclusive_backward_b
 from .channelwise import CODES as CHANNEL_CODES, channel_steps, channel_steps_batch, channel_steps_backward, channel_steps_backward_batch
 from .pool import l2_pool2d, l2_pool2d_backward, l2_pool2d_batch, l2_pool2d_backward_batch
 from .affine import affine_warp_batch, random_affine_mats
+from .elastic import elastic_warp_batch, random_elastic_fields
 from .activations import ACTIVATIONS, TAKES_ALPHA, relu, relu_backward, leaky_relu, leaky_relu_backward
 from .activations import sigmoid, sigmoid_backward, tanh, tanh_backward
 from .activations import lecun_tanh, lecun_tanh_backward, softplus, softplus_backward, elu, elu_backward

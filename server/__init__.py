@@ -34,6 +34,10 @@ def create_app(test_config: dict | None = None, overrides: dict | None = None) -
         UPLOAD_MAX_BYTES=32 << 20,      # an uploaded model's size limit (413 above)
         UPLOAD_DIR=None,                # where uploaded models are kept (None: the user cache's convscope/uploads)
         MAX_UPLOADS=20,                 # uploaded models kept at most (409 above)
+        ALLOW_TRAINING=False,           # the training page may start jobs (the CLI: on for loopback, else --allow-training)
+        MAX_TRAINING_JOBS=1,            # jobs running at once (409 above)
+        TRAIN_DIR=None,                 # where jobs keep their files (None: the user cache's convscope/jobs/<run>)
+        TRAIN_DATA_DIR=None,            # the datasets' directory for jobs (None: each dataset's default)
     )
     if test_config is None:
         app.config.from_prefixed_env("CONVSCOPE")
@@ -41,7 +45,7 @@ def create_app(test_config: dict | None = None, overrides: dict | None = None) -
         app.config.from_mapping(test_config)
     app.config.from_mapping(overrides or {})
 
-    from . import api, decode, errors, lan, registry, security
+    from . import api, decode, errors, lan, registry, security, training
     errors.init_app(app)
     lan.init_app(app)        # the class code and rate limits first: before any body is read
     decode.init_app(app)
@@ -51,5 +55,6 @@ def create_app(test_config: dict | None = None, overrides: dict | None = None) -
         from .caching import ForwardCache
         app.extensions["convscope.forward_cache"] = ForwardCache(app.config["FORWARD_CACHE_BYTES"])
     app.register_blueprint(api.bp)
+    training.init_app(app)
     return app
 

@@ -41,6 +41,9 @@ def serve_options(f):
                      help="beyond loopback, do not rate-limit each client's expensive requests"),
         click.option("--allow-upload", is_flag=True,
                      help="let the page upload .onnx models (up to 32 MB; parsed, never run; kept for this run)"),
+        click.option("--allow-training", is_flag=True,
+                     help="beyond loopback, let the training page start training jobs (on loopback they are on)"),
+        click.option("--max-training-jobs", type=int, default=1, help="training jobs running at once"),
         click.option("--strict", is_flag=True,
                      help="refuse to start if any --model cannot be read (default: skip it with a warning "
                           "while at least one can)"),
@@ -89,9 +92,9 @@ def serve_command(**options):
 
 
 def serve(host, port, workers, threads, model, strict=False, class_code=None, no_rate_limits=False,
-          allow_upload=False) -> int:
-    if workers < 0 or threads < 1 or not 0 <= port <= 65535:
-        return fail("--workers must be ≥ 0, --threads ≥ 1 and --port 0–65535")
+          allow_upload=False, allow_training=False, max_training_jobs=1) -> int:
+    if workers < 0 or threads < 1 or not 0 <= port <= 65535 or not 1 <= max_training_jobs <= 8:
+        return fail("--workers must be ≥ 0, --threads ≥ 1, --port 0–65535 and --max-training-jobs 1–8")
     if class_code is not None and not class_code.strip():
         return fail("--class-code must not be empty (or use --class-code auto)")
     from convscope import kernels  # noqa: F401  (sets NUMBA_CACHE_DIR before numba is imported)
@@ -105,6 +108,8 @@ def serve(host, port, workers, threads, model, strict=False, class_code=None, no
         overrides["MODEL_PATHS"] = list(model)
     overrides["MODEL_STRICT"] = strict
     overrides["ALLOW_UPLOAD"] = allow_upload
+    overrides["ALLOW_TRAINING"] = training_allowed(host, allow_training)
+    overrides["MAX_TRAINING_JOBS"] = max_training_jobs
     overrides.update(lan_settings(host, class_code, no_rate_limits))
     try:
         app = create_app(None, overrides)
@@ -125,6 +130,8 @@ def serve(host, port, workers, threads, model, strict=False, class_code=None, no
                   flush=True)
         if allow_upload:
             print("  uploads on: the page can add .onnx models (POST /api/models)", flush=True)
+        if allow_training and not is_loopback(host):
+            print(f"  training on: the training page can start jobs (at most {max_training_jobs} at once)", flush=True)
         if app.config.get("RATE_LIMITS"):
             print("  LAN mode: each computer's expensive requests are rate-limited (--no-rate-limits to lift)",
                   flush=True)
@@ -149,7 +156,7 @@ def pass_through(command: str, args) -> int:
 @convscope.command("train", context_settings=RAW, add_help_option=False)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def train_command(args):
-    """Train a network on MNIST; write weights and a model card (convscope train --help)."""
+    """Train a network (a shipped architecture or a design); write weights and a card (convscope train --help)."""
     return pass_through("train", args)
 
 
@@ -211,6 +218,11 @@ def lan_settings(host: str, class_code: str | None, no_rate_limits: bool) -> dic
     if not is_loopback(host) and not no_rate_limits:
         settings["RATE_LIMITS"] = LAN_RATE_LIMITS
     return settings
+
+
+def training_allowed(host: str, flag: bool) -> bool:
+    """Training jobs cost the machine: on for one user on loopback, beyond it only when asked."""
+    return bool(flag) or is_loopback(host)
 
 
 def fail(message: str) -> int:

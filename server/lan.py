@@ -33,6 +33,8 @@ LAN_RATE_LIMITS = {"convscope.forward": (40.0, 80), "convscope.convolve": (8.0, 
                    "convscope.layer_weights": (20.0, 40), "convscope.upload_model": (0.1, 3),
                    "convscope.explain_route": (10.0, 20), "convscope.synthesize_route": (1.0, 5),
                    "convscope.embedding": (1.0, 5), "convscope.top_images": (5.0, 10),
+                   "training.start": (0.05, 2), "training.snapshot_now": (1.0, 5), "training.save": (0.2, 5),
+                   "training.download": (0.5, 5), "training.check_design": (5.0, 20),
                    "lan.join": (0.2, 10)}
 OPEN_ENDPOINTS = {"lan.join", "static", "convscope.plotly_js", "convscope.health"}
 CLIENTS_KEPT = 10_000   # rate-limit state kept for at most this many client addresses (oldest dropped)

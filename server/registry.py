@@ -109,6 +109,11 @@ class Registry:
         if name is None:
             return self.models[self.default]
         if isinstance(name, str) and name not in self.models and current_app:
+            if "@" in name:   # a training job's snapshot (server/training.py): served, not listed
+                from .training import snapshot_model
+                net = snapshot_model(name)
+                if net is not None:
+                    return net
             self.refresh_uploads()
         if not isinstance(name, str) or name not in self.models:
             known = ", ".join(sorted(self.models))
@@ -152,7 +157,7 @@ class Registry:
 
     def refresh_uploads(self) -> None:
         """Serve the models another worker process stored since (gunicorn: one folder, many workers)."""
-        if not current_app.config.get("ALLOW_UPLOAD"):
+        if not (current_app.config.get("ALLOW_UPLOAD") or current_app.config.get("ALLOW_TRAINING")):
             return
         folder = self.upload_dir()
         if not folder.is_dir():

@@ -24,7 +24,7 @@ import { bindControls } from "./controls.js";
 import { createClassroom } from "./classroom.js";
 import { createExplainView } from "./explain-view.js";
 import { createEvaluationView } from "./evaluation-view.js";
-import { bindModelUpload, chosenModel, createModelPicker, urlForModel } from "./core/models.js";
+import { bindModelUpload, chosenModel, createModelPicker, snapshotOf, urlForModel } from "./core/models.js";
 
 const query = new URLSearchParams(location.search);
 const OPTIONS = {
@@ -74,6 +74,16 @@ async function pickModel() {
     });
   }
   const wanted = chosenModel(location.search);
+  const snap = snapshotOf(wanted);
+  if (snap) {
+    // a training job's snapshot: not in the list; shown as its own entry, with a scrubber
+    const job = await api.getJSON(`/api/train/${snap.job}`).catch(() => null);
+    if (job && job.snapshots.includes(snap.step)) {
+      const base = models.find((m) => m.name === fallback);
+      models.unshift({ ...base, name: wanted, accuracy: null, default: false });
+      bindSnapshotBar(job, snap);
+    }
+  }
   const known = models.some((m) => m.name === wanted);
   const current = known ? wanted : fallback;
   if (wanted && !known) modelNotice = `There is no model "${wanted}" here; showing ${fallback}. `;
@@ -90,6 +100,25 @@ async function pickModel() {
     },
   });
   return models.find((m) => m.name === current);
+}
+
+/** The snapshot scrubber of a training job's model: the same drawing (the URL's hash) at another step. */
+function bindSnapshotBar(job, snap) {
+  const bar = byId("snapshot-bar");
+  const slider = byId("snapshot-step");
+  slider.max = String(job.snapshots.length - 1);
+  slider.value = String(job.snapshots.indexOf(snap.step));
+  const label = () => {
+    byId("snapshot-readout").textContent = `step ${job.snapshots[Number(slider.value)]} of job ${snap.job}`;
+  };
+  label();
+  slider.addEventListener("input", label);
+  slider.addEventListener("change", () => {
+    const step = job.snapshots[Number(slider.value)];
+    if (step !== snap.step) location.assign(urlForModel(location, `${snap.job}@${step}`, true));
+  });
+  byId("snapshot-job").href = `/train?job=${snap.job}`;
+  bar.hidden = false;
 }
 
 async function load() {

@@ -13,7 +13,13 @@
 /** The ?model= of a query string, or null. */
 export function chosenModel(search) {
   const name = new URLSearchParams(search).get("model");
-  return name && /^[A-Za-z0-9._-]{1,64}$/.test(name) ? name : null;
+  return name && /^[A-Za-z0-9._-]{1,64}(@\d{1,9})?$/.test(name) ? name : null;
+}
+
+/** A training job's snapshot, "<job>@<step>" (served, never listed): {job, step}, or null. */
+export function snapshotOf(name) {
+  const m = /^([0-9a-f]{1,32})@(\d{1,9})$/.exec(name || "");
+  return m ? { job: m[1], step: Number(m[2]) } : null;
 }
 
 /** The URL for another model, keeping the rest of the query and the hash (or dropping the

@@ -1,0 +1,107 @@
+"""The training page in real Chromium: design a tiny network, train it on the shipped digits, watch
+the charts and filters move, look inside mid-training, scrub snapshots, stop, save, and find the
+model in the layer view's picker."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from convscope.server import create_app
+
+
+@pytest.fixture(scope="module")
+def train_server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("training")
+    app = create_app({"TESTING": True, "WARM_LAB": False, "ALLOW_TRAINING": True,
+                      "TRAIN_DIR": str(root / "jobs"), "UPLOAD_DIR": str(root / "models")})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+    server.server_close()
+
+
+def stat(page, name):
+    return page.locator(f'#stats dd[data-stat="{name}"]').inner_text()
+
+
+def test_design_train_look_inside_scrub_stop_save(train_server, page, context, screenshot):
+    page.goto(f"{train_server}/train")
+    page.wait_for_selector("#param-total")
+    assert page.locator("#param-total").inner_text().startswith("7,954 parameters")
+    # an impossible design is explained before training, and Start is off
+    page.select_option("#block-count", "3")
+    page.select_option('select[aria-label="Block 1 kernel size"]', "9")
+    page.wait_for_selector(".design-error")
+    assert "does not fit" in page.locator(".design-error").inner_text()
+    assert page.locator("#start").is_disabled()
+    # back to one block; changing its filters updates the count at once
+    page.select_option("#block-count", "1")
+    page.select_option('select[aria-label="Block 1 kernel size"]', "5")
+    page.fill('input[aria-label="Block 1 filters"]', "6")
+    page.locator('input[aria-label="Block 1 filters"]').dispatch_event("change")
+    page.wait_for_function("() => document.querySelector('#param-total')?.textContent.startsWith('11,926')")
+    page.fill('input[aria-label="Epochs"]', "30")
+    page.locator('input[aria-label="Epochs"]').dispatch_event("change")
+    page.fill('input[aria-label="Batch size"]', "8")
+    page.locator('input[aria-label="Batch size"]').dispatch_event("change")
+    page.click("#start")
+    # live: the progress, the charts and the filters move
+    page.wait_for_function("() => window.__train?.job?.progress.length >= 3", timeout=240_000)
+    first_filters = page.locator("#filters").get_attribute("data-range")
+    page.wait_for_function("() => window.__train.job.evaluation.length >= 2", timeout=120_000)
+    assert page.locator("#chart-loss .scatterlayer .trace").count() == 3
+    assert page.locator("#filters canvas").count() == 6
+    page.wait_for_function(f"() => document.querySelector('#filters').dataset.range !== '{first_filters}'")
+    assert stat(page, "state") in ("running", "paused")
+    assert page.locator("#confusion table tbody tr").count() == 10
+    screenshot("training-live")
+    # look inside now: a new tab opens the layer view on the model as it is
+    with context.expect_page() as opened:
+        page.click("#look-now")
+    inside = opened.value
+    inside.wait_for_url("**/?model=*@*")
+    inside.wait_for_selector("#snapshot-bar:not([hidden])")
+    inside.wait_for_function("() => document.querySelector('#prediction') !== null")
+    assert "@" in inside.locator("#model-picker").input_value()
+    inside.close()
+    # scrub the snapshots: the filters drawn are each snapshot's
+    page.wait_for_function("() => window.__train.job.snapshots.length >= 3")
+    page.locator("#snapshot").fill("0")
+    page.wait_for_function("() => document.querySelector('#filters-step').textContent === 'snapshot at step 0'")
+    assert "step 0" in page.locator("#snapshot-label").inner_text()
+    # stop: the model as it was is kept and can be saved under a name
+    page.click("#stop")
+    page.wait_for_function("() => window.__train.job.status.state === 'stopped'", timeout=60_000)
+    page.fill("#save-name", "browser-net")
+    page.click("#save")
+    page.wait_for_selector("#saved-link")
+    assert "browser-net" in page.locator("#save-result").inner_text()
+    # the layer view's picker lists it, and the layer view opens on it
+    page.click("#saved-link")
+    page.wait_for_url("**/?model=browser-net")
+    page.wait_for_function("() => document.querySelector('#prediction') !== null")
+    options = page.locator("#model-picker option").all_inner_texts()
+    assert any(o.startswith("browser-net") for o in options)
+    assert page.locator("#model-picker").input_value() == "browser-net"
+
+
+def test_a_second_browser_sees_the_running_job(train_server, page, fresh_page):
+    page.goto(f"{train_server}/train")
+    page.wait_for_selector("#param-total")
+    page.fill('input[aria-label="Epochs"]', "30")
+    page.locator('input[aria-label="Epochs"]').dispatch_event("change")
+    page.click("#start")
+    page.wait_for_function("() => window.__train?.job?.status.state === 'running'", timeout=240_000)
+    job_id = page.evaluate("() => window.__train.job.id")
+    other = fresh_page()
+    other.goto(f"{train_server}/train")
+    other.wait_for_function(f"() => window.__train?.job?.id === '{job_id}'")
+    other.wait_for_function("() => window.__train.job.progress.length > 0", timeout=120_000)
+    assert other.locator("#start").is_disabled() and not other.locator("#stop").is_disabled()
+    other.click("#stop")
+    page.wait_for_function("() => window.__train.job.status.state === 'stopped'", timeout=60_000)
