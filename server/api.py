@@ -445,12 +445,15 @@ def samples():
     include = request.args.get("include")
     if include not in (None, "images"):
         raise ApiError(400, "invalid_include", "'include' may only be \"images\".")
-    return conditional(json_response(schema.samples_list(registry().samples(), include == "images")))
+    reg = registry()
+    data = reg.samples(reg.get(request.args.get("model")))
+    return conditional(json_response(schema.samples_list(data, include == "images")))
 
 
 @bp.get("/api/samples/<int(signed=True):sample_id>")
 def sample(sample_id: int):
-    data = registry().samples()
+    reg = registry()
+    data = reg.samples(reg.get(request.args.get("model")))
     if not 0 <= sample_id < len(data):
         raise ApiError(404, "unknown_sample", f"There is no sample {sample_id}; ids run from 0 to {len(data) - 1}.")
     return conditional(json_response(schema.sample(sample_id, data, True)))

@@ -226,4 +226,27 @@ def none(image: np.ndarray, keep_steps: bool = False, shape=LENET) -> Preprocess
     return Preprocessed(np.ascontiguousarray(x), False, steps=steps)
 
 
-METHODS = {"mnist": mnist, "resize": resize, "none": none}
+def frame(image: np.ndarray, keep_steps: bool = False, shape=LENET) -> Preprocessed:
+    """Fashion-MNIST's way: the whole picture (not a crop) fitted into 28×28 keeping its aspect,
+    light on dark (inverted if it sits on light paper, as a photo of a shoe on a table does), then
+    padded like MNIST to the model's 32×32.  Objects fill their frame there; digits are centred instead."""
+    _gray_model(shape, "frame")
+    gray = to_grayscale(image)
+    inverted = _median(_border(gray)) > 0.5
+    g = 1 - gray if inverted else gray
+    h, w = g.shape
+    scale = FIELD / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    fitted = np.asarray(Image.fromarray(np.ascontiguousarray(g, np.float32), mode="F").resize(size, Image.Resampling.LANCZOS))
+    field = np.zeros((FIELD, FIELD), np.float32)
+    top, left = (FIELD - size[1]) // 2, (FIELD - size[0]) // 2
+    field[top:top + size[1], left:left + size[0]] = np.clip(fitted, 0, 1)
+    x = _place(field, shape)[1]
+    steps = [("grayscale", gray), ("invert" if inverted else "as is", g), ("fit 28×28", field), ("pad", x[0])] \
+        if keep_steps else []
+    if float(gray.max() - gray.min()) < BLANK_CONTRAST:
+        return _blank(steps, shape)
+    return Preprocessed(np.ascontiguousarray(x), False, inverted=inverted, steps=steps)
+
+
+METHODS = {"mnist": mnist, "resize": resize, "none": none, "frame": frame}

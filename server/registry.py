@@ -237,10 +237,15 @@ class Registry:
             self._model_json[net.name] = build(net)
         return self._model_json[net.name]
 
-    def samples(self):
+    def samples(self, net=None):
+        """The gallery's images: the shipped MNIST digits, or Fashion-MNIST's for a model trained on it."""
         from convscope.convnet.samples import load_samples
+        path = self.samples_path
+        if net is not None and ((net.card or {}).get("data") or {}).get("dataset") == "fashion":
+            from convscope.resources import data_path
+            path = data_path("models", "fashion_samples.npz")
         try:
-            return load_samples(self.samples_path)
+            return load_samples(path)
         except OSError:
             raise ApiError(404, "no_samples", "The MNIST sample file is not installed.") from None
 
@@ -293,9 +298,10 @@ def default_model_path() -> Path:
 
 
 def default_model_paths() -> list[Path]:
-    """The shipped models: Harley's LeNet (the default) and the 1998 LeNet-5 beside it."""
+    """The shipped models: Harley's LeNet (the default), the 1998 LeNet-5 beside it, and the LeNet
+    layout trained on Fashion-MNIST."""
     first = default_model_path()
-    return [first, first.with_name("lenet5-classic.npz")]
+    return [first, first.with_name("lenet5-classic.npz"), first.with_name("lenet-fashion.npz")]
 
 
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")

@@ -84,7 +84,7 @@ def preprocess_of(net) -> str:
     """The preprocessing a model expects (its card's ``preprocess``; ConvScope's own MNIST models:
     ``mnist``; an RGB model without one: ``resize``)."""
     value = (net.card or {}).get("preprocess")
-    if value in ("mnist", "resize", "none"):
+    if value in ("mnist", "resize", "none", "frame"):
         return value
     return "mnist" if net.input_shape[0] == 1 else "resize"
 

@@ -19,7 +19,7 @@ def coded(test_config):
 
 def api_routes(app):
     """Every (method, path) under /api/ the app has, built by the app's own URL map."""
-    values = {"name": "conv1", "sample_id": 0, "position": 0}
+    values = {"name": "conv1", "sample_id": 0, "position": 0, "job_id": "abcd1234"}
     urls = app.url_map.bind("localhost")
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/"):
@@ -42,7 +42,7 @@ def test_without_the_code_every_api_route_but_health_is_refused(coded):
 
 
 def test_pages_send_a_student_to_the_join_form_and_back(coded):
-    for page in ("/", "/kernels"):
+    for page in ("/", "/kernels", "/train"):
         r = coded.get(page)
         assert r.status_code == 302 and r.headers["Location"].startswith("/join?next=" + page)
     with coded.get("/static/css/app.css") as css:                        # the join page's styles

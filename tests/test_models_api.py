@@ -54,7 +54,7 @@ def _paths(exported):
 def test_models_lists_every_model_with_its_input_and_preprocessing(client):
     body = client.get("/api/models").get_json()
     by = {m["name"]: m for m in body["models"]}
-    assert list(by) == ["lenet", "lenet5-classic", "digits", "colour"] and body["default"] == "lenet"
+    assert list(by) == ["lenet", "lenet5-classic", "lenet-fashion", "digits", "colour"] and body["default"] == "lenet"
     assert by["lenet"]["default"] is True and by["digits"]["default"] is False
     assert by["lenet"]["input"]["shape"] == [1, 32, 32] and by["lenet"]["preprocess"] == "mnist"
     assert by["digits"]["input"]["shape"] == [1, 28, 28] and by["digits"]["preprocess"] == "mnist"
@@ -62,6 +62,30 @@ def test_models_lists_every_model_with_its_input_and_preprocessing(client):
     assert by["colour"]["source"] == "onnx" and by["colour"]["card"]["source"]["opset"] == 13
     assert by["lenet5-classic"]["accuracy"] >= 0.99 and by["lenet"]["accuracy"] >= 0.99
     assert by["lenet"]["parameters"] == 63802 and by["colour"]["classes"] == 5
+    assert by["lenet-fashion"]["preprocess"] == "frame" and by["lenet-fashion"]["accuracy"] >= 0.90
+
+
+def test_a_fashion_model_gets_fashion_samples_and_reads_them_as_its_test_set(client):
+    """The gallery of a Fashion-MNIST model is Fashion-MNIST's; its own test images through the
+    page's path (the samples' rows with its "frame" preprocessing) are mostly read right."""
+    import numpy as np
+    mnist_first = client.get("/api/samples/0").get_json()
+    fashion = client.get("/api/samples?include=images&model=lenet-fashion").get_json()
+    assert fashion["count"] == 300 and fashion["samples"][0]["image"] != mnist_first["image"]
+    assert sorted({s["label"] for s in fashion["samples"]}) == list(range(10))
+    right = 0
+    for s in fashion["samples"][::10]:
+        r = client.post("/api/forward", json={"model": "lenet-fashion", "image": s["image"]["data"]}).get_json()
+        right += r["prediction"]["label"] == s["label"]
+    assert right >= 24   # of 30: the model scores 90.5 % on the whole test set
+    one = client.get("/api/samples/3?model=lenet-fashion").get_json()
+    assert one["label"] == fashion["samples"][3]["label"]
+    # "frame" keeps a 28×28 image whole and pads it by 2: the network reads exactly the sample
+    from convscope.server.preprocess import frame
+    img = np.array(fashion["samples"][3]["image"]["data"], np.float32)
+    x = frame(img).x
+    np.testing.assert_allclose(x[0, 2:30, 2:30], img, atol=2e-3)
+    assert np.abs(x[0, :2]).max() == 0
 
 
 def test_model_and_weights_take_the_name(client):

@@ -103,3 +103,27 @@ def test_an_unwritable_output_is_refused_before_training(tmp_path, capsys):
     assert train_cli.main(["--epochs", "1", "--out", str(blocker / "sub" / "model.npz")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cannot write" in err and "Traceback" not in err
+
+
+def test_train_builds_a_design_the_page_would_build(tmp_path, capsys):
+    """`convscope train --design` takes a preset or a JSON file, on the shipped digits offline."""
+    from convscope.convnet import design
+    path = tmp_path / "net.json"
+    path.write_text(json.dumps({"blocks": [{"filters": 3, "kernel": 3, "pool": "avg"}], "dense": [16]}))
+    out = tmp_path / "net.npz"
+    assert train_cli.main(["--design", str(path), "--dataset", "digits", "--epochs", "2", "--batch-size", "16",
+                           "--warmup", "2", "--out", str(out)]) == 0
+    net = Network.load(out)
+    assert net.spec == design.build(json.loads(path.read_text()))
+    assert net.card["design"]["blocks"][0]["filters"] == 3 and net.card["data"]["dataset"] == "digits"
+    assert net.card["data"]["test_images"] == 60 and len(net.card["history"]) == 2
+    assert train_cli.main(["--design", "tiny", "--dataset", "digits", "--epochs", "1", "--out",
+                           str(tmp_path / "t.npz")]) == 0
+    assert Network.load(tmp_path / "t.npz").spec == design.build({"preset": "tiny"})
+
+
+@pytest.mark.parametrize("value, words", [("vgg", "neither a preset"), ('{"blocks": [{"kernel": 40}]}', "kernel")])
+def test_train_refuses_a_bad_design_in_one_line(tmp_path, capsys, value, words):
+    assert train_cli.main(["--design", value, "--dataset", "digits", "--out", str(tmp_path / "x.npz")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("convscope train: error: --design:") and words in err and "\n" not in err

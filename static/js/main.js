@@ -288,6 +288,11 @@ async function boot() {
   page.explain = createExplain(page);
   page.views.gallery.update(data.get().samples);
   if (data.get().model.input_shape[0] === 3) showPhotos(page);
+  const dataset = ((data.get().model.card || {}).data || {}).dataset;
+  if (dataset === "fashion") {
+    byId("gallery-title").textContent = "Fashion-MNIST test images";
+    byId("pad-title").textContent = "Draw a piece of clothing";
+  }
   page.painter = createPainter({ state, data, views: page.views, palette: () => page.classroom.palette() });
   bindControls({ state, drawpad: page.drawpad, shift: page.inputs.shift, upload: page.inputs.upload });
   createEvaluation(page);

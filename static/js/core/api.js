@@ -79,8 +79,8 @@ export const getModel = (opts) => getJSON(withModel("/api/model"), opts);
 export const getWeights = (name, opts) =>
   getJSON(withModel(`/api/model/layers/${encodeURIComponent(name)}/weights`), opts);
 export const getSamples = ({ images = false } = {}, opts) =>
-  getJSON(images ? "/api/samples?include=images" : "/api/samples", opts);
-export const getSample = (id, opts) => getJSON(`/api/samples/${encodeURIComponent(id)}`, opts);
+  getJSONModel(images ? "/api/samples?include=images" : "/api/samples", opts);
+export const getSample = (id, opts) => getJSONModel(`/api/samples/${encodeURIComponent(id)}`, opts);
 export const forward = (body, opts) => postJSON("/api/forward", bodyWithModel(body), opts);
 export const convolve = (body, opts) => postJSON("/api/convolve", body, opts);
 export const explain = (body, opts) => postJSON("/api/explain", bodyWithModel(body), opts);
