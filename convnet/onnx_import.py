@@ -41,7 +41,7 @@ STATIC_OPS = ("Constant", "Shape", "Gather", "Concat", "Unsqueeze", "Squeeze", "
               "Identity", "Transpose", "Slice", "Mul", "Div", "Add", "Sub", "ConstantOfShape")
 SUPPORTED = ", ".join(sorted(set(LAYER_OPS) | set(STATIC_OPS)))
 ACTIVATIONS = {"Relu": "relu", "LeakyRelu": "leaky_relu", "Sigmoid": "sigmoid", "Tanh": "tanh",
-               "Softplus": "softplus", "Elu": "elu"}
+               "Softplus": "softplus", "Elu": "elu", "LeCunTanh": "lecun_tanh"}   # the last: see _peephole
 NORMALIZE = {"Sub": "sub", "Div": "div", "Mul": "mul", "Add": "add"}
 
 
@@ -281,7 +281,44 @@ def _peephole(nodes, const, chain):
             drop.update({id(cond), id(n)})
             replace[id(y)] = helper.make_node("Softplus", [y.input[0]], [n.output[0]], name=y.name)
             chain.folded.append(f"{cond.name} (Greater) and {n.name} (Where): PyTorch's softplus threshold")
+    # LeCun's scaled tanh, 1.7159·tanh(2x/3), is written Mul(x, 2/3) → Tanh → Mul(·, 1.7159)
+    uses = {}
+    for n in nodes:
+        for i in n.input:
+            uses.setdefault(i, []).append(n)
+    values = {**const, **{n.output[0]: _constant_value(n) for n in nodes if n.op_type == "Constant"}}
+
+    def scalar_mul(node, value):
+        """The other input of a Mul by the scalar ``value`` (within float32 rounding), else None."""
+        if node is None or node.op_type != "Mul" or len(node.input) != 2 or id(node) in drop:
+            return None
+        for k in (0, 1):
+            c = values.get(node.input[k])
+            if c is not None and np.asarray(c).size == 1 and abs(float(np.asarray(c).reshape(-1)[0]) - value) < 1e-6:
+                return node.input[1 - k]
+        return None
+    for t in nodes:
+        if t.op_type != "Tanh" or id(t) in replace:
+            continue
+        pre = by_output.get(t.input[0])
+        post = uses.get(t.output[0], [])
+        x = scalar_mul(pre, 2.0 / 3.0)
+        if x is None or len(post) != 1 or len(uses.get(pre.output[0], [])) != 1:
+            continue
+        if scalar_mul(post[0], 1.7159) != t.output[0]:
+            continue
+        drop.update({id(pre), id(post[0])})
+        replace[id(t)] = helper.make_node("LeCunTanh", [x], [post[0].output[0]], name=t.name)
+        chain.folded.append(f"{pre.name} (Mul 2/3), {t.name} (Tanh) and {post[0].name} (Mul 1.7159): LeCun's scaled tanh")
     return [replace.get(id(n), n) for n in nodes if id(n) not in drop]
+
+
+def _constant_value(node):
+    from onnx import numpy_helper
+    for attr in node.attribute:
+        if attr.name == "value":
+            return numpy_helper.to_array(attr.t)
+    return None
 
 
 def _consumers(nodes, outputs) -> dict[str, list]:

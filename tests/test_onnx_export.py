@@ -92,11 +92,27 @@ def test_the_importer_reads_the_export_back_as_the_same_network():
     assert [s["kind"] for s in again.spec] == [s["kind"] for s in net.spec]
 
 
-def test_the_importer_refuses_lecun_tanh_as_spelled_out():
-    # 1.7159·tanh(2x/3) is three ONNX nodes; ConvScope's importer reads a constant Mul only as an input
-    # normalisation, so this export runs everywhere but does not come back into ConvScope
+def test_the_classic_lenet5_comes_back_too():
+    # 1.7159·tanh(2x/3) is three ONNX nodes (Mul, Tanh, Mul); the importer reads them as one layer again
+    net = Network.load(MODELS_DIR / "lenet5-classic.npz")
+    x = to_network_input(np.random.default_rng(4).integers(0, 256, (1, 28, 28), dtype=np.uint8))[0]
+    again = check_the_import_gives_the_same_trace(net, x)
+    assert [s["kind"] for s in again.spec] == [s["kind"] for s in net.spec]
+    assert any("LeCun's scaled tanh" in f for f in again.card["import"]["folded"])
+
+
+def test_a_tanh_between_other_multiplications_is_not_taken_for_lecuns():
+    from onnx import TensorProto, helper
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 8, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 8, 8])
+    a = helper.make_tensor("a", TensorProto.FLOAT, [], [0.5])
+    b = helper.make_tensor("b", TensorProto.FLOAT, [], [1.7159])
+    g = helper.make_graph([helper.make_node("Tanh", ["x"], ["t0"]), helper.make_node("Mul", ["t0", "a"], ["m"]),
+                           helper.make_node("Tanh", ["m"], ["t"]), helper.make_node("Mul", ["t", "b"], ["y"])],
+                          "g", [x], [y], [a, b])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     with pytest.raises(ImportError_, match=r"\(Mul\)"):
-        load_onnx(export_onnx(Network.load(MODELS_DIR / "lenet5-classic.npz")))
+        load_onnx(model.SerializeToString())
 
 
 # ---- small networks of every kind --------------------------------------------------------------------
@@ -146,8 +162,9 @@ SPECS = {
         {"name": "fc2", "kind": "dense", "units": 4}, {"name": "softmax", "kind": "softmax"}],
 }
 SPECS["leading normalize, batchnorm"] = SPECS["batchnorm and normalize"][:5] + tail()
-# what ConvScope's importer reads back: no lecun_tanh, a normalize only as the first layer
-IMPORTABLE = {"conv geometry", "connections", "pools", "global max, no bias", "leading normalize, batchnorm"}
+# what ConvScope's importer reads back: a normalize only as the first layer
+IMPORTABLE = {"conv geometry", "connections", "activations", "pools", "global max, no bias",
+              "leading normalize, batchnorm"}
 
 
 def random_network(spec, seed=0):

@@ -246,3 +246,18 @@ def test_presets_match_the_shipped_architectures():
     from convscope.convnet.spec import LENET
     assert design.build({"preset": "lenet"}) == LENET
     assert design.parameter_count(design.build({"preset": "tiny"})) == 4 * 25 + 4 + 784 * 10 + 10
+
+
+def test_saving_to_a_full_or_unwritable_disk_is_a_clear_error_and_writes_nothing(tmp_path, test_config):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the models folder should be")
+    app = create_app({**test_config, "ALLOW_TRAINING": True, "TRAIN_DIR": str(tmp_path / "jobs"),
+                      "UPLOAD_DIR": str(blocker / "models")})
+    client = app.test_client()
+    job_id = start(client)
+    wait_for(client, job_id)
+    r = client.post(f"/api/train/{job_id}/save", json={"name": "kept"})
+    assert r.status_code == 507 and r.json["error"]["code"] == "cannot_store"
+    assert "Traceback" not in r.json["error"]["message"] and str(tmp_path) not in r.json["error"]["message"]
+    assert blocker.read_text().startswith("a file") and "kept" not in [m["name"] for m in client.get("/api/models").json["models"]]
+    assert client.post(f"/api/train/{job_id}/save", json={"name": "kept"}).status_code == 507   # and again, cleanly
