@@ -1,14 +1,14 @@
 /**
  * The softmax as a Plotly bar chart (Plotly.js from the server's vendor route, loaded as a classic
  * script before the modules) with the predicted digit large beside it.
- * createSoftmaxChart(container) → {update(probs, label), barCentre(i) → {x, y} in container pixels,
+ * createSoftmaxChart(container, classes) → {update(probs, label), barCentre(i) → {x, y} in container pixels,
  * indexAt(clientX, clientY) → digit | null (the row under a point: the layer view's hit-test for
  * hover and click), highlight(i|null), setZoom(factor), values() → {probs, label}}; bars redraw at
  * most every 120 ms (the digit at once).  Plotly's own hover is off: the layer view's tooltip and
  * pinned arithmetic show the numbers.
  */
 
-export function createSoftmaxChart(container) {
+export function createSoftmaxChart(container, classes = null) {
   const Plotly = window.Plotly;
   if (!Plotly) throw new Error("Plotly.js is not loaded (expected from the server's vendor route)");
   const digit = document.createElement("div");
@@ -28,7 +28,7 @@ export function createSoftmaxChart(container) {
   const layout = {
     width: 220,
     height: 330,
-    margin: { l: 34, r: 12, t: 8, b: 36 },
+    margin: { l: classes ? 78 : 34, r: 12, t: 8, b: 36 },
     xaxis: {
       range: [0, 1],
       tickvals: [0, 0.5, 1],
@@ -39,9 +39,10 @@ export function createSoftmaxChart(container) {
     yaxis: {
       autorange: "reversed",
       tickvals: digits,
-      ticktext: digits.map(String),
+      // a model with named classes (Fashion-MNIST's) shows their names; digits otherwise
+      ticktext: digits.map((d) => (classes && classes[d] ? shortName(classes[d]) : String(d))),
       fixedrange: true,
-      tickfont: { size: 18 },
+      tickfont: { size: classes ? 13 : 18 },
     },
     paper_bgcolor: "rgba(0,0,0,0)",
     plot_bgcolor: "rgba(0,0,0,0)",
@@ -89,7 +90,8 @@ export function createSoftmaxChart(container) {
     update(p, l) {
       probs = Array.from(p);
       label = l;
-      digit.textContent = l === null ? "?" : String(l);
+      digit.textContent = l === null ? "?" : classes && classes[l] ? classes[l] : String(l);
+      digit.classList.toggle("named", Boolean(classes && l !== null));
       digit.dataset.label = l === null ? "" : String(l);
       schedule();
     },
@@ -140,4 +142,9 @@ export function createSoftmaxChart(container) {
       return { x: base.left - box.left + x, y: base.top - box.top + y };
     },
   };
+}
+
+/** A class name short enough for a bar label: "T-shirt/top" → "T-shirt", "Ankle boot" → "Ankle boot". */
+function shortName(name) {
+  return name.length > 10 ? name.split(/[/]/)[0].slice(0, 10) : name;
 }

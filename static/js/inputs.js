@@ -123,9 +123,16 @@ export function createInputs({ state, data, forward, drawpad, options, onError }
     const shifted = sh[0] || sh[1] ? `, shifted ${sh[0]}, ${sh[1]}` : "";
     if (source === "sample") {
       const known = picked && picked.id === sampleId;
+      // a model with named classes (Fashion-MNIST's) has its own test images, named by class
+      const card = (data.get().model || {}).card || {};
+      const names =
+        Array.isArray(card.classes) && card.classes.length === 10 && card.classes[0] !== "0"
+          ? card.classes
+          : null;
+      const set = names ? "Fashion-MNIST test image" : "MNIST test digit";
       const what = known
-        ? `MNIST test digit #${picked.index} (label ${picked.label})`
-        : "an MNIST test digit";
+        ? `${set} #${picked.index} (${names ? names[picked.label] : `label ${picked.label}`})`
+        : `${names ? "a" : "an"} ${set}`;
       return `input: ${what}${shifted}`;
     }
     if (source === "upload" && uploadName.startsWith("MNIST")) return `input: ${uploadName}${shifted}`;

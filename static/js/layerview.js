@@ -41,7 +41,8 @@ export function createLayerView(
   tooltip.setAttribute("role", "status");
   tooltip.hidden = true;
   document.body.append(tooltip);
-  for (const e of entries) if (e.lay.type === "softmax") e.chart = createSoftmaxChart(e.body);
+  const classes = model.card && Array.isArray(model.card.classes) ? model.card.classes : null;
+  for (const e of entries) if (e.lay.type === "softmax") e.chart = createSoftmaxChart(e.body, classes);
 
   function unitOf(e, i) {
     return { layer: e.desc.name, c: i, y: 0, x: 0 };

@@ -224,3 +224,26 @@ def test_an_rgb_models_gallery_offers_colour_photographs(page, models_server):
     # a gray model has no photographs
     open_model(page, base, "gray28")
     assert page.locator("#photos").is_hidden()
+
+
+def test_the_fashion_model_shows_its_own_images_and_names_its_classes(page, models_server, screenshot):
+    """The shipped Fashion-MNIST LeNet: its gallery is Fashion-MNIST's, the answer is a class name, and
+    the bar chart's labels are the ten names; the answer is what the server's trace says."""
+    base, _ = models_server
+    open_model(page, base, "lenet-fashion")
+    assert page.locator("#gallery-title").inner_text() == "Fashion-MNIST test images"
+    pick_first_sample(page)
+    samples = _get(f"{base}/api/samples?model=lenet-fashion")["samples"]
+    first = samples[0]
+    names = _get(f"{base}/api/model?model=lenet-fashion")["card"]["classes"]
+    one = _get(f"{base}/api/samples/0?model=lenet-fashion&include=images")
+    import urllib.request as ur
+    body = json.dumps({"model": "lenet-fashion", "image": one["image"]["data"]}).encode()
+    req = ur.Request(f"{base}/api/forward", body, {"Content-Type": "application/json"})
+    with ur.urlopen(req, timeout=30) as r:
+        label = json.loads(r.read())["prediction"]["label"]
+    assert page.locator("#prediction").inner_text() == names[label]
+    assert f"Fashion-MNIST test image #{first['index']} ({names[first['label']]})" in page.locator("#input-source").inner_text()
+    ticks = page.locator(".softmax-plot .ytick text").evaluate_all("(els) => els.map((e) => e.textContent)")
+    assert ticks[:2] == ["T-shirt", "Trouser"] and ticks[-1] == "Ankle boot"
+    screenshot("fashion-layer-view")

@@ -148,6 +148,7 @@ function absorb(body) {
     else if (e.type === "final") job.final = e;
   }
   showStats();
+  byId("charts-empty").hidden = true;
   charts.update(job);
   if (body.filters && (!job.scrubbing || ENDED.has(job.status.state))) {
     if (!job.scrubbing) {
