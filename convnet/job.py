@@ -62,6 +62,7 @@ class JobWatcher(Watcher):
         self.control_path = folder / "control.json"
         self.control_seen, self.wish, self.snapshot_asked, self.snapshot_done = None, "run", 0, 0
         self.stop_signal = False
+        self.server_pid, self.server_checked = None, 0.0
         self.status = {"state": "running", "step": 0, "total": total, "epoch": 0, "elapsed": 0.0, "eta": None,
                        "pid": os.getpid(), "started": time.time()}
         self.step = 0
@@ -106,8 +107,23 @@ class JobWatcher(Watcher):
                                  **self.base_card})
             self.emit({"type": "snapshot", "step": step, "epoch": round(epoch, 4)})
 
+    def server_gone(self) -> bool:
+        """Whether the server that started this job has exited (checked at most every 2 s): a job
+        outliving its server would train on with no one to see it."""
+        now = time.monotonic()
+        if not self.server_pid or now - self.server_checked < 2.0:
+            return False
+        self.server_checked = now
+        try:
+            os.kill(self.server_pid, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:
+            return False
+        return False
+
     def control(self):
-        if self.stop_signal:
+        if self.stop_signal or self.server_gone():
             return "stop"
         try:
             seen = self.control_path.stat().st_mtime_ns
@@ -160,6 +176,7 @@ def run(folder: Path) -> int:
         recipe.warmup = min(recipe.warmup, per_epoch * recipe.epochs // 10)
         watcher = JobWatcher(folder, net, first_conv, per_epoch * recipe.epochs)
         watcher.per_epoch = per_epoch
+        watcher.server_pid = req.get("server_pid") if isinstance(req.get("server_pid"), int) else None
         watcher.report_every = max(1, min(10, per_epoch // 4))
         watcher.base_card = {"design": the_design, "training": recipe.to_json(), "classes": list(data.classes),
                              "preprocess": data.preprocess, "data": {"dataset": data.name}}

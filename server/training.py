@@ -219,6 +219,7 @@ def start():
         request_doc = {"design": the_design, "recipe": recipe, "dataset": name, "limit": limit,
                        "data_dir": current_app.config.get("TRAIN_DATA_DIR"), "eval_images": EVAL_IMAGES,
                        "name": f"trained-{job_id}", "parameters": design.parameter_count(spec),
+                       "server_pid": registry().session,   # the job stops itself when this server is gone
                        "created": time.time()}
         _write_json(folder / "request.json", request_doc)
         _launch(folder)

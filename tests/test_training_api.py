@@ -261,3 +261,26 @@ def test_saving_to_a_full_or_unwritable_disk_is_a_clear_error_and_writes_nothing
     assert "Traceback" not in r.json["error"]["message"] and str(tmp_path) not in r.json["error"]["message"]
     assert blocker.read_text().startswith("a file") and "kept" not in [m["name"] for m in client.get("/api/models").json["models"]]
     assert client.post(f"/api/train/{job_id}/save", json={"name": "kept"}).status_code == 507   # and again, cleanly
+
+
+def test_a_job_stops_itself_when_its_server_is_gone(tmp_path):
+    """The job reads its server's pid from request.json; with that process gone it stops and keeps
+    its model, instead of training on with no one to see it."""
+    import json
+    import subprocess
+    import sys
+    from convscope.server.training import _launch, status_of
+    folder = tmp_path / "job"
+    (folder / "snapshots").mkdir(parents=True)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    (folder / "request.json").write_text(json.dumps({
+        "design": {"preset": "tiny"}, "recipe": {**TINY["recipe"], "epochs": 30, "batch_size": 8},
+        "dataset": "digits", "server_pid": gone.pid}))
+    _launch(folder)
+    deadline = time.monotonic() + 120
+    while status_of(folder)["state"] not in ("done", "stopped", "failed"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    status = status_of(folder)
+    assert status["state"] == "stopped" and status["step"] < status["total"] and (folder / "model.npz").exists()
