@@ -25,6 +25,23 @@ def train_server(tmp_path_factory):
     server.server_close()
 
 
+def change(page, selector, value):
+    page.fill(selector, value)
+    page.locator(selector).dispatch_event("change")
+
+
+def heavy_design(page):
+    """Two blocks of 32 filters with 'same' padding and 30 epochs of batch 8: long enough (tens of
+    seconds) that the test, not the job, decides when it pauses and stops."""
+    page.select_option("#block-count", "2")
+    for n in (1, 2):
+        change(page, f'input[aria-label="Block {n} filters"]', "32")
+        page.select_option(f'select[aria-label="Block {n} padding"]', "same")
+    change(page, 'input[aria-label="Epochs"]', "30")
+    change(page, 'input[aria-label="Batch size"]', "8")
+    page.wait_for_function("() => document.querySelector('#param-total')?.textContent.startsWith('46,954')")
+
+
 def stat(page, name):
     return page.locator(f'#stats dd[data-stat="{name}"]').inner_text()
 
@@ -45,19 +62,20 @@ def test_design_train_look_inside_scrub_stop_save(train_server, page, context, s
     page.fill('input[aria-label="Block 1 filters"]', "6")
     page.locator('input[aria-label="Block 1 filters"]').dispatch_event("change")
     page.wait_for_function("() => document.querySelector('#param-total')?.textContent.startsWith('11,926')")
-    page.fill('input[aria-label="Epochs"]', "30")
-    page.locator('input[aria-label="Epochs"]').dispatch_event("change")
-    page.fill('input[aria-label="Batch size"]', "8")
-    page.locator('input[aria-label="Batch size"]').dispatch_event("change")
+    heavy_design(page)
     page.click("#start")
     # live: the progress, the charts and the filters move
     page.wait_for_function("() => window.__train?.job?.progress.length >= 3", timeout=240_000)
     first_filters = page.locator("#filters").get_attribute("data-range")
     page.wait_for_function("() => window.__train.job.evaluation.length >= 2", timeout=120_000)
     assert page.locator("#chart-loss .scatterlayer .trace").count() == 3
-    assert page.locator("#filters canvas").count() == 6
+    assert page.locator("#filters canvas").count() == 32
     page.wait_for_function(f"() => document.querySelector('#filters').dataset.range !== '{first_filters}'")
-    assert stat(page, "state") in ("running", "paused")
+    # pause: the step stops moving, and everything below happens on a paused job
+    page.click("#pause")
+    page.wait_for_function("() => window.__train.job.status.state === 'paused'", timeout=60_000)
+    assert page.locator("#pause").inner_text() == "Resume"
+    assert stat(page, "state") == "paused"
     assert page.locator("#confusion table tbody tr").count() == 10
     screenshot("training-live")
     # look inside now: a new tab opens the layer view on the model as it is
@@ -70,7 +88,7 @@ def test_design_train_look_inside_scrub_stop_save(train_server, page, context, s
     assert "@" in inside.locator("#model-picker").input_value()
     inside.close()
     # scrub the snapshots: the filters drawn are each snapshot's
-    page.wait_for_function("() => window.__train.job.snapshots.length >= 3")
+    page.wait_for_function("() => window.__train.job.snapshots.length >= 2")
     page.locator("#snapshot").fill("0")
     page.wait_for_function("() => document.querySelector('#filters-step').textContent === 'snapshot at step 0'")
     assert "step 0" in page.locator("#snapshot-label").inner_text()
@@ -93,8 +111,7 @@ def test_design_train_look_inside_scrub_stop_save(train_server, page, context, s
 def test_a_second_browser_sees_the_running_job(train_server, page, fresh_page):
     page.goto(f"{train_server}/train")
     page.wait_for_selector("#param-total")
-    page.fill('input[aria-label="Epochs"]', "30")
-    page.locator('input[aria-label="Epochs"]').dispatch_event("change")
+    heavy_design(page)
     page.click("#start")
     page.wait_for_function("() => window.__train?.job?.status.state === 'running'", timeout=240_000)
     job_id = page.evaluate("() => window.__train.job.id")
