@@ -25,6 +25,32 @@ def train_server(tmp_path_factory):
     server.server_close()
 
 
+def _call(base, method, path, body=None):
+    import json
+    import urllib.request
+    req = urllib.request.Request(base + path, json.dumps(body).encode() if body is not None else None,
+                                 {"Content-Type": "application/json"}, method=method)
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+@pytest.fixture(autouse=True)
+def no_job_left(train_server):
+    """Each test starts with no running job and leaves none (a failed test must not hold the slot)."""
+    def stop_all():
+        for job in _call(train_server, "GET", "/api/train")["jobs"]:
+            if job["status"]["state"] not in ("done", "stopped", "failed"):
+                _call(train_server, "POST", f"/api/train/{job['id']}/control", {"action": "stop"})
+        import time
+        deadline = time.monotonic() + 30
+        while any(j["status"]["state"] not in ("done", "stopped", "failed")
+                  for j in _call(train_server, "GET", "/api/train")["jobs"]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    stop_all()
+    yield
+    stop_all()
+
+
 def change(page, selector, value):
     page.fill(selector, value)
     page.locator(selector).dispatch_event("change")
@@ -68,7 +94,7 @@ def test_design_train_look_inside_scrub_stop_save(train_server, page, context, s
     page.wait_for_function("() => window.__train?.job?.progress.length >= 3", timeout=240_000)
     first_filters = page.locator("#filters").get_attribute("data-range")
     page.wait_for_function("() => window.__train.job.evaluation.length >= 2", timeout=120_000)
-    assert page.locator("#chart-loss .scatterlayer .trace").count() == 3
+    page.wait_for_function("() => document.querySelectorAll('#chart-loss .scatterlayer .trace').length === 3")
     assert page.locator("#filters canvas").count() == 32
     page.wait_for_function(f"() => document.querySelector('#filters').dataset.range !== '{first_filters}'")
     # pause: the step stops moving, and everything below happens on a paused job
