@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from convscope import kernels as K
 from convscope.kernels import elastic_warp_batch, random_elastic_fields
 from convscope.kernels.elastic_ref import elastic_warp_batch_ref, random_elastic_fields_ref
 
@@ -128,3 +129,23 @@ def test_simard_settings_move_digits_but_keep_their_ink(samples):
     assert 0.9 < np.median(ratio) < 1.1
     assert 0.9 < out.sum() / images.sum() < 1.1
     assert out.min() >= 0 and out.max() <= 1 + 1e-6
+
+
+def test_affine_and_elastic_compose_into_one_resampling():
+    """trainer.compose_affine: with a zero elastic field the single warp is exactly the affine warp;
+    with the identity map it is exactly the elastic warp; in general it samples at M·(p + e(p))."""
+    from convscope.convnet.trainer import compose_affine
+    rng = np.random.default_rng(5)
+    x = rng.random((4, 32, 32), dtype=np.float32)
+    mats = K.random_affine_mats(rng, 4, 32, 2.0, 12.0, 0.12)
+    zero = np.zeros((4, 2, 32, 32), np.float32)
+    np.testing.assert_allclose(K.elastic_warp_batch(x, compose_affine(mats, zero)), K.affine_warp_batch(x, mats),
+                               atol=2e-5)
+    identity = np.tile(np.array([[1, 0, 0], [0, 1, 0]], np.float32), (4, 1, 1))
+    fields = K.random_elastic_fields(rng, 4, 32, 32, 34.0, 4.0)
+    np.testing.assert_allclose(K.elastic_warp_batch(x, compose_affine(identity, fields)),
+                               K.elastic_warp_batch(x, fields), atol=1e-5)
+    combined = compose_affine(mats, fields)
+    y, xx = 7, 19
+    p = np.array([y + fields[1, 0, y, xx], xx + fields[1, 1, y, xx], 1.0])
+    np.testing.assert_allclose(mats[1] @ p - [y, xx], combined[1, :, y, xx], atol=1e-4)
