@@ -122,12 +122,9 @@ def serve(host, port, workers, threads, model, strict=False, class_code=None, no
         how = f"gunicorn, {workers} workers" if workers else "Ctrl+C to stop"
         shown = f"[{host}]" if ":" in host else host
         print(f"ConvScope serving {app.extensions['convscope'].default} at http://{shown}:{port}/  ({how})", flush=True)
-        if host in ("0.0.0.0", "::"):
-            print("  listening on every interface: students use this machine's LAN address", flush=True)
         code = app.config.get("CLASS_CODE")
-        if code:
-            print(f"  class code: {code}   students open http://<this machine's address>:{port}/join?code={code}",
-                  flush=True)
+        if not is_loopback(host):
+            print(class_banner(host, port, code), flush=True)
         if allow_upload:
             print("  uploads on: the page can add .onnx models (POST /api/models)", flush=True)
         if allow_training and not is_loopback(host):
@@ -218,6 +215,23 @@ def lan_settings(host: str, class_code: str | None, no_rate_limits: bool) -> dic
     if not is_loopback(host) and not no_rate_limits:
         settings["RATE_LIMITS"] = LAN_RATE_LIMITS
     return settings
+
+
+def class_banner(host: str, port: int, code: str | None) -> str:
+    """What the terminal shows a teacher serving a class: the address students open, the code, a QR
+    code of that address, and where the same is shown large for the projector."""
+    from .lan import join_url, lan_address, qr_text
+    address = lan_address() if host in ("0.0.0.0", "::") else (f"[{host}]" if ":" in host else host)
+    url = join_url(address, port, code)
+    lines = []
+    if host in ("0.0.0.0", "::"):
+        lines.append("  listening on every interface")
+    if code:
+        lines.append(f"  class code: {code}")
+    lines.append(f"  students open {url}  (or scan:)")
+    lines.append(qr_text(url).rstrip("\n"))
+    lines.append(f"  the same, large, for the projector: http://127.0.0.1:{port}/class (on this machine)")
+    return "\n".join(lines)
 
 
 def training_allowed(host: str, flag: bool) -> bool:

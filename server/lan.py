@@ -36,7 +36,7 @@ LAN_RATE_LIMITS = {"convscope.forward": (40.0, 80), "convscope.convolve": (8.0, 
                    "training.start": (0.05, 2), "training.snapshot_now": (1.0, 5), "training.save": (0.2, 5),
                    "training.download": (0.5, 5), "training.check_design": (5.0, 20),
                    "lan.join": (0.2, 10)}
-OPEN_ENDPOINTS = {"lan.join", "static", "convscope.plotly_js", "convscope.health"}
+OPEN_ENDPOINTS = {"lan.join", "lan.class_page", "static", "convscope.plotly_js", "convscope.health"}
 CLIENTS_KEPT = 10_000   # rate-limit state kept for at most this many client addresses (oldest dropped)
 
 
@@ -100,6 +100,74 @@ def join():
             return redirect(nxt)
         return render_template_string(JOIN_PAGE, next=nxt, wrong=True), 403
     return render_template_string(JOIN_PAGE, next=nxt, wrong=False)
+
+
+CLASS_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>ConvScope · join the class</title>
+<link rel="stylesheet" href="{{ url_for('static', filename='css/tokens.css') }}">
+<link rel="stylesheet" href="{{ url_for('static', filename='css/app.css') }}"></head>
+<body><main id="main" class="join class-link"><section class="panel">
+<h1>Join the class</h1><p>Scan the code, or type the address into a browser on this network:</p>
+<p class="class-url"><strong>{{ url }}</strong></p>
+{% if code %}<p>Class code: <strong class="class-code">{{ code }}</strong></p>{% endif %}
+<div class="class-qr" role="img" aria-label="QR code of {{ url }}">{{ svg|safe }}</div>
+</section></main></body></html>"""
+
+
+def lan_address() -> str:
+    """This machine's address on its LAN, as students would type it: the source address the OS picks
+    for a route out (a UDP socket's connect sends nothing), else the loopback address."""
+    import socket
+    for family, target in ((socket.AF_INET, ("10.255.255.255", 1)), (socket.AF_INET6, ("fd00::1", 1))):
+        try:
+            with socket.socket(family, socket.SOCK_DGRAM) as s:
+                s.connect(target)
+                address = s.getsockname()[0]
+                if not address.startswith("127.") and address != "::1":
+                    return address if family == socket.AF_INET else f"[{address}]"
+        except OSError:
+            continue
+    return "127.0.0.1"
+
+
+def join_url(address: str, port: int, code: str | None) -> str:
+    return f"http://{address}:{port}/join?code={code}" if code else f"http://{address}:{port}/"
+
+
+def qr_text(url: str) -> str:
+    """The URL as a QR code in block characters, for a terminal (dark on light: inverted)."""
+    import io
+    import qrcode
+    q = qrcode.QRCode(border=2)
+    q.add_data(url)
+    q.make(fit=True)
+    out = io.StringIO()
+    q.print_ascii(out=out, invert=True)
+    return out.getvalue()
+
+
+def qr_svg(url: str) -> str:
+    import qrcode
+    from qrcode.image.svg import SvgPathImage
+    svg = qrcode.make(url, image_factory=SvgPathImage, border=2).to_string(encoding="unicode")
+    return svg[svg.index("<svg"):]
+
+
+@bp.get("/class")
+def class_page():
+    """For the teacher's screen (this machine only): the class's address, code and QR code."""
+    if not _is_loopback_client():
+        from flask import abort
+        abort(404)
+    port = request.host.rsplit(":", 1)[1] if ":" in request.host.rsplit("]", 1)[-1] else "80"
+    code = current_app.config.get("CLASS_CODE")
+    url = join_url(lan_address(), int(port), code)
+    return render_template_string(CLASS_PAGE, url=url, code=code, svg=qr_svg(url))
+
+
+def _is_loopback_client() -> bool:
+    addr = request.remote_addr or ""
+    return addr.startswith("127.") or addr == "::1"
 
 
 def _token(code: str) -> str:

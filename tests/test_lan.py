@@ -158,3 +158,35 @@ def test_behind_one_address_each_joined_browser_has_its_own_bucket(test_config):
         assert client.get(f"/join?code={CODE}").status_code == 302
     assert [a.post("/api/convolve", json=LAB).status_code for _ in range(3)] == [200, 200, 429]
     assert b.post("/api/convolve", json=LAB).status_code == 200       # same address, another browser
+
+
+def test_the_class_page_shows_the_link_code_and_qr_only_on_this_machine(test_config):
+    client = create_app({**test_config, "CLASS_CODE": CODE}).test_client()
+    page = client.get("/class")                               # the teacher, on loopback, needs no code
+    assert page.status_code == 200 and CODE.encode() in page.data and b"<svg" in page.data
+    assert b"<script" not in page.data and b"/join?code=" + CODE.encode() in page.data
+    far = client.get("/class", environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    assert far.status_code == 404
+
+
+def test_the_terminal_banner_has_the_address_and_a_qr_code_of_it():
+    from convscope.server import lan
+    text = cli.class_banner("0.0.0.0", 8123, CODE)
+    url = lan.join_url(lan.lan_address(), 8123, CODE)
+    assert f"students open {url}" in text and f"class code: {CODE}" in text and "/class" in text
+    qr = lan.qr_text(url)
+    assert qr in text and set(qr) <= set(" \xa0▀▄█\n") and len(qr.splitlines()) >= 12
+    # the QR code decodes to the URL: rebuild the module matrix from the block characters
+    import qrcode
+    q = qrcode.QRCode(border=2)
+    q.add_data(url)
+    q.make(fit=True)
+    matrix = q.get_matrix()
+    rows = qr.splitlines()
+    top = {"█": (1, 1), "▀": (1, 0), "▄": (0, 1), " ": (0, 0), "\xa0": (0, 0)}
+    rebuilt = []
+    for line in rows:
+        pairs = [top[ch] for ch in line]
+        rebuilt += [[1 - a for a, _ in pairs], [1 - b for _, b in pairs]]   # printed inverted
+    assert [list(map(int, r)) for r in matrix] == rebuilt[:len(matrix)]
+    assert cli.class_banner("192.168.5.5", 80, None).count("http://192.168.5.5:80/") == 1
