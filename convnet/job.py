@@ -63,6 +63,8 @@ class JobWatcher(Watcher):
         self.control_seen, self.wish, self.snapshot_asked, self.snapshot_done = None, "run", 0, 0
         self.stop_signal = False
         self.server_pid, self.server_checked = None, 0.0
+        self.serving_path, self.serving, self.serving_checked = folder.parent / ".serving", False, 0.0
+        self.last_step_end = time.monotonic()
         self.status = {"state": "running", "step": 0, "total": total, "epoch": 0, "elapsed": 0.0, "eta": None,
                        "pid": os.getpid(), "started": time.time()}
         self.step = 0
@@ -122,7 +124,23 @@ class JobWatcher(Watcher):
             return False
         return False
 
+    def make_way(self) -> None:
+        """While students use the server (it touches ``../.serving`` as they draw), rest after each
+        step for as long as the step took: the job runs at half speed and the class keeps its CPU."""
+        now = time.monotonic()
+        step_time, self.last_step_end = now - self.last_step_end, now
+        if now - self.serving_checked > 0.25:
+            self.serving_checked = now
+            try:
+                self.serving = time.time() - self.serving_path.stat().st_mtime < 2.0
+            except OSError:
+                self.serving = False
+        if self.serving:
+            time.sleep(min(0.25, step_time))
+            self.last_step_end = time.monotonic()
+
     def control(self):
+        self.make_way()
         if self.stop_signal or self.server_gone():
             return "stop"
         try:
@@ -149,16 +167,30 @@ class JobWatcher(Watcher):
         return self.control()
 
 
+def yield_to_serving(req: dict) -> str:
+    """Serving first: the class's requests outrank training.  Linux's SCHED_IDLE runs this process
+    only on CPU time nothing else wants (a niceness of 19 is not enough: 30 students' p95 went from
+    20 to 140 ms beside a nice-10 job); elsewhere, the lowest niceness."""
+    if req.get("priority", "idle") == "idle" and hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+            return "idle"
+        except OSError:
+            pass
+    try:
+        os.nice(19)
+        return "nice 19"
+    except OSError:
+        return "normal"
+
+
 def run(folder: Path) -> int:
     folder = Path(folder)
     req = read_json(folder / "request.json")
     if not isinstance(req, dict):
         write_json(folder / "status.json", {"state": "failed", "error": "the job has no readable request.json"})
         return 2
-    try:
-        os.nice(int(req.get("nice", 10)))   # serving first: the class's requests outrank training
-    except OSError:
-        pass
+    yield_to_serving(req)
     watcher = None
     try:
         the_design = design.normalise(req["design"])

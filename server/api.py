@@ -12,6 +12,7 @@ from .caching import conditional
 from .decode import check_encoding, image_from, read_body
 from .errors import ApiError
 from .registry import registry
+from .training import note_activity
 
 bp = Blueprint("convscope", __name__)
 YEAR = 365 * 24 * 3600
@@ -105,6 +106,7 @@ def layer_weights(name: str):
 @bp.post("/api/forward")
 def forward():
     t0 = time.perf_counter()
+    note_activity()
     cache, key = current_app.extensions.get("convscope.forward_cache"), None
     if cache is not None and request.mimetype == "application/json":
         check_encoding(request)   # a body that would be refused is never answered from the cache

@@ -54,6 +54,24 @@ def jobs_dir() -> Path:
     return Path(platformdirs.user_cache_dir("convscope")) / "jobs" / str(registry().session)
 
 
+_last_activity = [0.0]
+
+
+def note_activity() -> None:
+    """Tell running training jobs that a class is using the server (at most once a second per
+    process): a job then takes a break after each step, so it never crowds out the students."""
+    now = time.monotonic()
+    if now - _last_activity[0] < 1.0 or not current_app.config.get("ALLOW_TRAINING"):
+        return
+    _last_activity[0] = now
+    root = jobs_dir()
+    if root.is_dir():
+        try:
+            (root / ".serving").touch()
+        except OSError:
+            pass
+
+
 def _enabled() -> None:
     if not current_app.config.get("ALLOW_TRAINING"):
         raise ApiError(403, "training_off", "Training is off on this server; the teacher can start it with "
@@ -244,6 +262,10 @@ class _start_lock:
 def _launch(folder: Path) -> None:
     log = open(folder / "log.txt", "ab")
     env = dict(os.environ)
+    # NumPy's BLAS starts its thread pool when numpy is imported, before the job can lower its own
+    # priority, and its threads spin between calls: at normal priority they took the serving CPU
+    # (bench_classroom --while-training).  One BLAS thread; Numba's threads do the parallel work.
+    env.update({"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"})
     proc = subprocess.Popen([sys.executable, "-m", "convscope.convnet.job", str(folder)], stdin=subprocess.DEVNULL,
                             stdout=log, stderr=log, env=env, start_new_session=True, close_fds=True)
     log.close()
