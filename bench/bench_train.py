@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 import time
 
+from convscope import kernels as _kernels  # noqa: F401,E402  (before numpy: one BLAS thread, as the app runs)
 import numpy as np
 # The repository root, for the bench package itself (ConvScope is the installed package).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))

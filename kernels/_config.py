@@ -118,3 +118,21 @@ def disable_cache():
             for value in vars(module).values():
                 if isinstance(value, CPUDispatcher):
                     value._cache = NullCache()
+
+
+def configure_blas_threads():
+    """One thread for NumPy's BLAS (OpenBLAS) unless the user chose, when numpy is not loaded yet.
+
+    The only BLAS calls are the dense layers' small matrix products (a batch of 64 or 1000 against
+    120×400 weights), where a second thread gains little; but OpenBLAS's threads spin between calls
+    and took the cores from Numba's conv threads right after: batch inference fell from ~32k to
+    ~24k img/s in some runs, and a training job's BLAS threads took a class's CPU.  One BLAS thread
+    made training steps 13 % and batch inference 5–15 % faster here (bench_train.py, bench_batch.py).
+    Returns the setting, or None if numpy was imported first (then it cannot change)."""
+    if "numpy" in sys.modules:
+        return os.environ.get("OPENBLAS_NUM_THREADS")
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    return os.environ["OPENBLAS_NUM_THREADS"]
+
+
+BLAS_THREADS = configure_blas_threads()
