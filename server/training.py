@@ -114,6 +114,10 @@ def status_of(folder: Path) -> dict:
     status = _read(folder / "status.json", {}) or {}
     launched = _read(folder / "launch.json", {}) or {}
     state = status.get("state", "starting")
+    if "pid" not in launched:   # between the start and launch.json: the process is being started
+        created = (_read(folder / "request.json", {}) or {}).get("created") or 0
+        if time.time() - created < 30:
+            return {**status, "state": state}
     if state not in ("done", "stopped", "failed") and not _alive(launched.get("pid")):
         exit_info = _read(folder / "exit.json", {}) or {}
         code = exit_info.get("returncode")
@@ -266,9 +270,17 @@ def _launch(folder: Path) -> None:
     # priority, and its threads spin between calls: at normal priority they took the serving CPU
     # (bench_classroom --while-training).  One BLAS thread; Numba's threads do the parallel work.
     env.update({"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"})
-    proc = subprocess.Popen([sys.executable, "-m", "convscope.convnet.job", str(folder)], stdin=subprocess.DEVNULL,
-                            stdout=log, stderr=log, env=env, start_new_session=True, close_fds=True)
-    log.close()
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "convscope.convnet.job", str(folder)],
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
+                                start_new_session=True, close_fds=True)
+    except OSError as exc:   # out of processes or memory: the job is recorded as failed, and said so
+        _write_json(folder / "status.json", {"state": "failed", "error": f"The training process could not start "
+                                             f"({exc.strerror or exc})."})
+        raise ApiError(503, "cannot_start", "The training process could not start; try again in a moment.",
+                       headers={"Retry-After": "5"}) from None
+    finally:
+        log.close()
     _write_json(folder / "launch.json", {"pid": proc.pid})
 
     def reap():   # this worker started it: record how it ended (another worker sees the pid gone)

@@ -284,3 +284,16 @@ def test_a_job_stops_itself_when_its_server_is_gone(tmp_path):
         time.sleep(0.1)
     status = status_of(folder)
     assert status["state"] == "stopped" and status["step"] < status["total"] and (folder / "model.npz").exists()
+
+
+def test_a_job_that_cannot_start_its_process_is_a_503_and_marked_failed(tc, monkeypatch):
+    import subprocess
+    def refuse(*args, **kwargs):
+        raise OSError(11, "Resource temporarily unavailable")
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+    r = tc.post("/api/train", json=TINY)
+    assert r.status_code == 503 and r.json["error"]["code"] == "cannot_start" and r.headers["Retry-After"] == "5"
+    jobs = tc.get("/api/train").json["jobs"]
+    assert len(jobs) == 1 and jobs[0]["status"]["state"] == "failed"
+    monkeypatch.undo()
+    start(tc)   # the failed one does not hold the slot
