@@ -146,5 +146,9 @@ def test_a_second_browser_sees_the_running_job(train_server, page, fresh_page):
     other.wait_for_function(f"() => window.__train?.job?.id === '{job_id}'")
     other.wait_for_function("() => window.__train.job.progress.length > 0", timeout=120_000)
     assert other.locator("#start").is_disabled() and not other.locator("#stop").is_disabled()
+    # the second browser shows the running job's design and recipe, not its own defaults
+    assert other.locator('input[aria-label="Block 2 filters"]').input_value() == "32"
+    assert other.locator('input[aria-label="Epochs"]').input_value() == "30"
+    assert other.locator('input[aria-label="Batch size"]').input_value() == "8"
     other.click("#stop")
     page.wait_for_function("() => window.__train.job.status.state === 'stopped'", timeout=60_000)

@@ -198,6 +198,26 @@ export function createRecipeForm(container, options, onChange) {
   );
   return {
     get: () => ({ recipe: { ...r }, limit }),
+    /** Show a job's recipe (a reload, or a second browser, sees what the running job uses). */
+    set(recipe, jobLimit = 0) {
+      const fields = {
+        optimizer: "Optimiser",
+        lr: "Learning rate",
+        schedule: "Schedule",
+        batch_size: "Batch size",
+        epochs: "Epochs",
+        seed: "Seed",
+      };
+      for (const [key, label] of Object.entries(fields)) {
+        if (recipe[key] === undefined) continue;
+        r[key] = recipe[key];
+        inputs[label].value = String(recipe[key]);
+      }
+      r.augment = Boolean(recipe.augment);
+      aug.checked = r.augment;
+      limit = jobLimit || 0;
+      inputs["Training images"].value = String(limit);
+    },
     /** A dataset's sensible length: 240 shipped digits need many short epochs, MNIST a couple. */
     suggest(dataset) {
       const small = dataset === "digits";

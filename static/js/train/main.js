@@ -197,6 +197,8 @@ function attach(body) {
   q.set("job", body.id);
   history.replaceState(null, "", `${location.pathname}?${q}`);
   if (body.design) design.set(body.design);
+  if (body.recipe) recipe.set(body.recipe, body.limit);
+  if (body.dataset) byId("dataset").value = body.dataset;
   byId("save-name").value =
     body.saved || `my-${(body.design && body.design.preset) || "net"}-${body.id.slice(0, 4)}`;
   byId("save-result").replaceChildren();
