@@ -7,6 +7,29 @@ import numpy as np
 from numba import njit, prange
 
 
+@njit(cache=True)
+def bilinear(img, iy, ix):
+    """img (H, W) sampled at the real position (iy, ix): the four neighbours' weighted sum, 0 outside."""
+    h, w = img.shape
+    y0 = int(np.floor(iy))
+    x0 = int(np.floor(ix))
+    fy = iy - y0
+    fx = ix - x0
+    acc = np.float32(0.0)
+    for dy in range(2):
+        yy = y0 + dy
+        if yy < 0 or yy >= h:
+            continue
+        wy = fy if dy == 1 else 1.0 - fy
+        for dx in range(2):
+            xx = x0 + dx
+            if xx < 0 or xx >= w:
+                continue
+            wx = fx if dx == 1 else 1.0 - fx
+            acc += wy * wx * img[yy, xx]
+    return acc
+
+
 @njit(cache=True, parallel=True)
 def affine_warp_batch(x, mats):
     """out[n, y, x] = bilinear(x[n], M[n] @ (y, x, 1)); x: (N, H, W), mats: (N, 2, 3) -> (N, H, W)."""
@@ -18,23 +41,7 @@ def affine_warp_batch(x, mats):
             for xo in range(w):
                 iy = m[0, 0] * y + m[0, 1] * xo + m[0, 2]
                 ix = m[1, 0] * y + m[1, 1] * xo + m[1, 2]
-                y0 = int(np.floor(iy))
-                x0 = int(np.floor(ix))
-                fy = iy - y0
-                fx = ix - x0
-                acc = np.float32(0.0)
-                for dy in range(2):
-                    yy = y0 + dy
-                    if yy < 0 or yy >= h:
-                        continue
-                    wy = fy if dy == 1 else 1.0 - fy
-                    for dx in range(2):
-                        xx = x0 + dx
-                        if xx < 0 or xx >= w:
-                            continue
-                        wx = fx if dx == 1 else 1.0 - fx
-                        acc += wy * wx * x[n, yy, xx]
-                out[n, y, xo] = acc
+                out[n, y, xo] = bilinear(x[n], iy, ix)
     return out
 
 

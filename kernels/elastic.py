@@ -15,6 +15,8 @@ as 0 (``mode="constant"``).  NumPy twins: kernels/elastic_ref.py.
 import numpy as np
 from numba import njit, prange
 
+from .affine import bilinear
+
 
 @njit(cache=True, parallel=True)
 def elastic_warp_batch(x, fields):
@@ -26,23 +28,7 @@ def elastic_warp_batch(x, fields):
             for xo in range(w):
                 iy = y + fields[n, 0, y, xo]
                 ix = xo + fields[n, 1, y, xo]
-                y0 = int(np.floor(iy))
-                x0 = int(np.floor(ix))
-                fy = iy - y0
-                fx = ix - x0
-                acc = np.float32(0.0)
-                for dy in range(2):
-                    yy = y0 + dy
-                    if yy < 0 or yy >= h:
-                        continue
-                    wy = fy if dy == 1 else 1.0 - fy
-                    for dx in range(2):
-                        xx = x0 + dx
-                        if xx < 0 or xx >= w:
-                            continue
-                        wx = fx if dx == 1 else 1.0 - fx
-                        acc += wy * wx * x[n, yy, xx]
-                out[n, y, xo] = acc
+                out[n, y, xo] = bilinear(x[n], iy, ix)
     return out
 
 
