@@ -7,7 +7,7 @@
  *   inputs (inputs.js): fromLink(input) sends a link's input, firstSample() a digit for the tour
  */
 import { CONTROLS, CONTROL_NAMES } from "./controls-list.js";
-import { fromParams, linkParams, toHash } from "./urlstate.js";
+import { fromParams, linkDefaults, linkParams, toHash } from "./urlstate.js";
 import { applyHide, bindPresentation, downloadBlob, markControls } from "./core/teacher.js";
 import { createShareBox } from "./core/share.js";
 import { byId as $, el } from "./core/dom.js";
@@ -158,6 +158,37 @@ export function createClassroom({ state, data, view, inputs }) {
     downloadBlob(new Blob([json], { type: "application/json" }), "convscope-forward.json");
   }
 
+  // ---- links ----
+  const note = $("link-note");
+  note.querySelector("button").addEventListener("click", () => showProblems([]));
+  /** What a link asked for and could not have, said on the page until dismissed. */
+  function showProblems(problems) {
+    data.set({ linkProblems: problems.length ? problems : undefined });
+    note.hidden = !problems.length;
+    note.querySelector(".link-note-text").textContent = problems.length
+      ? `Ignored in the link: ${problems.join("; ")}.`
+      : "";
+  }
+  const INPUT_KEYS = ["sample", "digit", "draw", "shift"];
+  /** Apply URL parameters; edited: the hash changed in place, so what it leaves out is reset. */
+  function applyLink(params, edited) {
+    const { patch, input, problems } = fromParams(params, {
+      model,
+      controls: CONTROL_NAMES,
+      tourLength: steps.length,
+    });
+    const current = new URLSearchParams(toHash(state.get(), model));
+    const newInput = input && (!edited || INPUT_KEYS.some((k) => params.get(k) !== current.get(k)));
+    state.set(edited ? { ...linkDefaults(), ...patch } : patch);
+    applyHide(state.get().hide);
+    applyPresent();
+    palette.value = state.get().palette;
+    paintFilters();
+    const inputProblem = newInput ? inputs.fromLink(input) : null;
+    showProblems(inputProblem ? [...problems, inputProblem] : problems);
+    return Boolean(newInput && !inputProblem);
+  }
+
   state.subscribe((s, changed) => {
     writeUrl();
     if (changed.includes("hide")) applyHide(s.hide);
@@ -170,20 +201,14 @@ export function createClassroom({ state, data, view, inputs }) {
   return {
     /** Apply the link the page was opened with; returns true if it named an input. */
     start() {
-      const { patch, input, problems } = fromParams(linkParams(location.search, location.hash), {
-        model,
-        controls: CONTROL_NAMES,
-        tourLength: steps.length,
-      });
-      if (problems.length) data.set({ linkProblems: problems });
       markControls(CONTROLS);
-      state.set(patch);
-      applyHide(state.get().hide);
-      applyPresent();
-      palette.value = state.get().palette;
-      paintFilters();
-      if (input) inputs.fromLink(input);
-      return Boolean(input);
+      const named = applyLink(linkParams(location.search, location.hash), false);
+      // a hash edited in place (the address bar, a link within the page) is applied as it stands
+      window.addEventListener("hashchange", () => {
+        const now = location.hash.replace(/^#/, "");
+        if (now !== toHash(state.get(), model)) applyLink(new URLSearchParams(now), true);
+      });
+      return named;
     },
     rendered() {
       if (state.get().tour !== null) showTour();

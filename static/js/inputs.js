@@ -3,7 +3,8 @@
  * a one-pixel shift — each turned into a body maker for the forward channel (forward.js).
  *
  * createInputs({state, data, forward, drawpad, options, onError}) →
- *   {draw(t), pickSample(id), upload(dataUrl, name), shift(dy, dx), fromLink({digit} | {code}, shift),
+ *   {draw(t), pickSample(id), upload(dataUrl, name), shift(dy, dx),
+ *    fromLink({sample} | {label} | {code}, shift) → a problem with the link's input (text) or null,
  *    firstSample() → bool, blank(), afterResponse(job), caption() → "input: …", resubmit()}
  * resubmit() sends the current input again (e.g. the steps box changed): a shifted input sends its
  * unshifted input first, so its preprocessing steps come back, and then the same shift again.
@@ -86,19 +87,29 @@ export function createInputs({ state, data, forward, drawpad, options, onError }
     submit(() => ({ image: shiftedRows(base, next[0], next[1]), preprocess: "none" }), undefined, true);
   }
 
-  function fromLink({ digit, code, shift: sh }) {
+  function fromLink({ sample, label, code, shift: sh }) {
     if (sh && (sh[0] || sh[1])) pendingShift = sh;
-    if (digit !== undefined) {
-      pickSample(digit).catch((e) => onError(`The link's digit: ${e.message}`));
-      return;
+    if (label !== undefined) {
+      const first = data.get().samples.samples.find((x) => x.label === label);
+      if (!first) {
+        pendingShift = null;
+        return `digit: no shipped test image is labelled ${label}`;
+      }
+      sample = first.id;
+    }
+    if (sample !== undefined) {
+      pickSample(sample).catch((e) => onError(`The link's sample: ${e.message}`));
+      return null;
     }
     try {
       const rows = decodeQ4(code, H, W);
       drawpad.load(rows);
       state.set({ input: fresh("drawing", { code }) });
       submit(() => ({ image: rows, preprocess: "none", steps: steps() }));
+      return null;
     } catch (e) {
-      onError(`The link's drawing: ${e.message}`);
+      pendingShift = null;
+      return `draw: ${e.message}`;
     }
   }
 

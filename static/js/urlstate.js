@@ -1,7 +1,8 @@
 /**
  * The layer view's state ↔ the URL, as a table of fields (core/urlcodec.js).  No DOM.
  *
- *   digit=12                 a shipped MNIST digit (GET /api/samples/12)
+ *   digit=3                  the first shipped test image labelled 3 (typed by hand; never written)
+ *   sample=12                a shipped test image by its id (GET /api/samples/12)
  *   draw=q4…                 a drawing or upload: its 32×32 network input, 4-bit, base64url (core/q4.js)
  *   shift=dy,dx              the input shifted by whole pixels
  *   pin=conv1:3:10:14        the pinned unit layer:channel:row:col (vectors: layer:index)
@@ -14,7 +15,8 @@
  *   tour=3                   the guided tour open at step 3 (1-based)
  *   tool=eraser              the drawing tool (pen when absent)
  *   brush=30                 the brush size in pad pixels (22 when absent)
- * The hash wins; a link may use the query string instead (?digit=3&present=1).
+ * The hash wins; a link may use the query string instead (?digit=3&present=1).  Editing the hash in
+ * place applies it (classroom.js listens to hashchange).
  */
 import { BRUSH_RANGE, COLOR_SCOPES, TOOLS, defaultState } from "./state.js";
 import { choiceField, createCodec, flagField, intField, namesField, teacherFields } from "./core/urlcodec.js";
@@ -48,12 +50,28 @@ const drawn = (s) => s.input.source === "drawing" || s.input.source === "upload"
 /** The fields in the order links show them; ctx = {model, controls, tourLength}. */
 const FIELDS = [
   {
+    // a teacher's "digit=3" means a 3: the first shipped test image labelled 3 (Fashion-MNIST: class 3)
     param: "digit",
-    key: "digit",
+    key: "label",
+    write: () => null, // links name the exact image (sample=…); digit= is for typing by hand
+    parse(text, ctx) {
+      const label = Number(text);
+      const n = ctx.classes || 10;
+      if (!Number.isInteger(label) || label < 0 || label >= n) {
+        throw new Error(
+          `digit: "${text}" is not a class label (0–${n - 1}); a shipped image by its id is sample=${text}`,
+        );
+      }
+      return label;
+    },
+  },
+  {
+    param: "sample",
+    key: "sample",
     write: (s) => (s.input.source === "sample" ? String(s.input.sampleId) : null),
     parse(text) {
       const id = Number(text);
-      if (!Number.isInteger(id) || id < 0) throw new Error(`digit: "${text}" is not a sample id`);
+      if (!Number.isInteger(id) || id < 0) throw new Error(`sample: "${text}" is not a sample id`);
       return id;
     },
   },
@@ -110,16 +128,27 @@ export function toHash(state, model) {
 }
 
 /**
- * URL parameters → {patch (state keys), input: {digit} | {code} (+ shift) | null, problems: [messages]}.
- * Bad entries are skipped and reported, never thrown.  `controls`: the known control names;
- * `tourLength`: the number of tour steps.
+ * URL parameters → {patch (state keys), input: {sample} | {label} | {code} (+ shift) | null,
+ * problems: [messages]}.  Bad entries are skipped and reported, never thrown.  `controls`: the known
+ * control names; `tourLength`: the number of tour steps; `classes`: the model's number of classes.
  */
 export function fromParams(params, { model, controls = [], tourLength = 0 }) {
-  const { values, problems } = codec.fromParams(params, { model, controls, tourLength });
-  const { digit, draw, shift, ...patch } = values;
+  const last = model.layers[model.layers.length - 1];
+  const classes = last.family === "vector" ? last.output_shape[0] : 10;
+  const { values, problems } = codec.fromParams(params, { model, controls, tourLength, classes });
+  const { sample, label, draw, shift, ...patch } = values;
   let input = null;
-  if (digit !== undefined) input = { digit };
+  if (sample !== undefined) input = { sample };
+  else if (label !== undefined) input = { label };
   else if (draw !== undefined) input = { code: draw };
   if (input && shift) input.shift = shift;
   return { patch, input, problems };
+}
+
+/** The link's keys of the state and their values when a link leaves them out (a hash edited in
+ * place falls back to these for what it no longer says). */
+export function linkDefaults() {
+  const d = defaultState();
+  const keys = FIELDS.map((f) => f.key).filter((k) => k in d);
+  return Object.fromEntries(keys.map((k) => [k, d[k]]));
 }

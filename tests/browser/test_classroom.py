@@ -64,7 +64,7 @@ def view_state(page):
 # ---- shareable state ---------------------------------------------------------------------------
 def test_link_reproduces_the_layer_view(page, fresh_page, live_server, sample_ids, screenshot):
     sid = sample_ids["other"]
-    open_view(page, f"{live_server}/#digit={sid}&pin=conv1:2:10:12&collapse=relu2,relu4&scope=global"
+    open_view(page, f"{live_server}/#sample={sid}&pin=conv1:2:10:12&collapse=relu2,relu4&scope=global"
                     "&hide=gallery,upload,eraser")
     wait_input(page, sid)
     state = view_state(page)
@@ -84,7 +84,7 @@ def test_link_reproduces_the_layer_view(page, fresh_page, live_server, sample_id
     screenshot("classroom-link-layer-view")
 
     link = copied_link(page)
-    assert f"digit={sid}" in link and "pin=conv1:2:10:12" in link and "hide=gallery,upload,eraser" in link
+    assert f"sample={sid}" in link and "pin=conv1:2:10:12" in link and "hide=gallery,upload,eraser" in link
     other = fresh_page()
     open_view(other, link)
     wait_input(other, sid)
@@ -97,7 +97,7 @@ def test_link_reproduces_the_layer_view(page, fresh_page, live_server, sample_id
 
 def test_query_string_link_and_shift(page, live_server, sample_ids):
     sid = sample_ids["first"]
-    open_view(page, f"{live_server}/?digit={sid}&shift=2,-1&steps=1")
+    open_view(page, f"{live_server}/?sample={sid}&shift=2,-1&steps=1")
     page.wait_for_function("() => window.__convscope.state.get().input.shift[0] === 2 && !window.__convscope.busy()"
                            " && window.__convscope.rendered >= 2")
     settle(page, 0)
@@ -135,7 +135,7 @@ def test_drawing_travels_in_the_link(page, fresh_page, live_server):
 
 def test_tool_and_brush_travel_in_the_link(page, live_server, sample_ids):
     sid = sample_ids["first"]
-    open_view(page, f"{live_server}/#digit={sid}&tool=eraser&brush=40")
+    open_view(page, f"{live_server}/#sample={sid}&tool=eraser&brush=40")
     wait_input(page, sid)
     expect(page.locator("#tool-eraser")).to_have_attribute("aria-pressed", "true")
     expect(page.locator("#tool-pen")).to_have_attribute("aria-pressed", "false")
@@ -147,10 +147,41 @@ def test_tool_and_brush_travel_in_the_link(page, live_server, sample_ids):
     page.locator("#brush").fill("22")
     page.wait_for_function("() => !location.hash.includes('tool=') && !location.hash.includes('brush=')")
     # out-of-range values are reported and ignored, never thrown
-    open_view(page, f"{live_server}/?digit={sid}&tool=spray&brush=99")
+    open_view(page, f"{live_server}/?sample={sid}&tool=spray&brush=99")
     assert page.evaluate("() => window.__convscope.linkProblems.length") == 2
     expect(page.locator("#tool-pen")).to_have_attribute("aria-pressed", "true")
     expect(page.locator("#brush")).to_have_value("22")
+    # …and said on the page, in a note that can be dismissed
+    note = page.locator("#link-note")
+    expect(note).to_be_visible()
+    expect(note).to_contain_text("tool must be one of")
+    expect(note).to_contain_text("brush")
+    note.get_by_role("button", name="Dismiss this note").click()
+    expect(note).to_be_hidden()
+
+
+def test_digit_means_its_label_and_an_edited_hash_applies(page, live_server):
+    samples = api(live_server, "/api/samples")["samples"]
+    threes = [s for s in samples if s["label"] == 3]
+    open_view(page, f"{live_server}/#digit=3")
+    wait_input(page, threes[0]["id"])
+    expect(page.locator("#input-source")).to_contain_text("label 3")
+    expect(page.locator("#link-note")).to_be_hidden()
+    page.wait_for_function(f"() => location.hash === '#sample={threes[0]['id']}'")
+    # an old link's sample id in digit= is a visible problem, not a silent other digit
+    open_view(page, f"{live_server}/#digit=12")
+    expect(page.locator("#link-note")).to_contain_text("sample=12")
+    # the hash edited in place (the address bar): a pin and a new input are applied at once …
+    page.evaluate(f"() => {{ location.hash = 'sample={threes[1]['id']}&pin=conv1:4:9:11'; }}")
+    wait_input(page, threes[1]["id"])
+    expect(page.locator("#detail")).to_have_attribute("data-layer", "conv1")
+    expect(page.locator("#detail")).to_have_attribute("data-channel", "4")
+    expect(page.locator("#link-note")).to_be_hidden()
+    # … and what the edited hash leaves out goes back to its default (no pin), the input kept
+    page.evaluate(f"() => {{ location.hash = 'sample={threes[1]['id']}&scope=global'; }}")
+    page.wait_for_function("() => window.__convscope.state.get().pinned === null")
+    expect(page.locator("#color-scope")).to_have_value("global")
+    assert page.evaluate("() => window.__convscope.state.get().input.sampleId") == threes[1]["id"]
 
 
 LAB_LINK = "#src=numbers7&k=sobel_y&s=2&pad=same&d=2&act=relu&pool=max&ps=2&pst=1&hide=histogram,upload"
@@ -213,7 +244,7 @@ def sizes(page):
 
 
 def test_presentation_mode_enlarges_the_view(page, live_server, sample_ids, screenshot):
-    open_view(page, f"{live_server}/#digit={sample_ids['first']}&pin=conv1:0:12:12")
+    open_view(page, f"{live_server}/#sample={sample_ids['first']}&pin=conv1:0:12:12")
     wait_input(page, sample_ids["first"])
     before = sizes(page)
     page.locator("body").press("p")
@@ -253,7 +284,7 @@ def detail_fit(page):
 @pytest.mark.parametrize("present", [False, True], ids=["normal", "present"])
 def test_pinned_pool_window_is_compact(page, live_server, sample_ids, screenshot, present):
     sid = sample_ids["first"]
-    open_view(page, f"{live_server}/#digit={sid}&pin=pool1:5:10:7" + ("&present=1" if present else ""))
+    open_view(page, f"{live_server}/#sample={sid}&pin=pool1:5:10:7" + ("&present=1" if present else ""))
     wait_input(page, sid)
     expect(page.locator("#detail")).to_have_attribute("data-kind", "maxpool")
     fit = detail_fit(page)
@@ -266,7 +297,7 @@ def test_pinned_pool_window_is_compact(page, live_server, sample_ids, screenshot
 def test_pinned_conv_panel_wraps_when_presenting(page, live_server, sample_ids, screenshot, size):
     page.set_viewport_size({"width": size[0], "height": size[1]})
     sid = sample_ids["first"]
-    open_view(page, f"{live_server}/#digit={sid}&pin=conv2:3:4:4&present=1")
+    open_view(page, f"{live_server}/#sample={sid}&pin=conv2:3:4:4&present=1")
     wait_input(page, sid)
     expect(page.locator("#detail")).to_have_attribute("data-layer", "conv2")
     fit = detail_fit(page)
@@ -309,7 +340,7 @@ def tour_step(page):
 
 
 def test_tour_walks_every_step_by_keyboard(page, live_server, sample_ids, screenshot):
-    open_view(page, f"{live_server}/#digit={sample_ids['first']}")
+    open_view(page, f"{live_server}/#sample={sample_ids['first']}")
     wait_input(page, sample_ids["first"])
     page.locator("#tour-start").focus()
     page.keyboard.press("Enter")
@@ -373,7 +404,7 @@ def test_summary_totals_match_the_api(page, live_server):
 
 def test_filter_click_opens_the_kernel_lab(page, live_server, sample_ids, screenshot):
     sid = sample_ids["first"]
-    open_view(page, f"{live_server}/#digit={sid}")
+    open_view(page, f"{live_server}/#sample={sid}")
     wait_input(page, sid)
     weights = api(live_server, "/api/model/layers/conv2/weights")["weight"]
     assert page.locator('a.filter[data-layer="conv1"]').count() == 6
@@ -403,7 +434,7 @@ def test_filter_click_opens_the_kernel_lab(page, live_server, sample_ids, screen
 # ---- export ------------------------------------------------------------------------------------
 def test_export_png_and_json(page, live_server, sample_ids, tmp_path):
     sid = sample_ids["other"]
-    open_view(page, f"{live_server}/#digit={sid}&collapse=flatten")
+    open_view(page, f"{live_server}/#sample={sid}&collapse=flatten")
     wait_input(page, sid)
     with page.expect_download() as info:
         page.locator("#export-png").click()

@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createCodec, intField, linkParams, namesField } from "../../static/js/core/urlcodec.js";
-import { fromParams, toHash } from "../../static/js/urlstate.js";
+import { fromParams, linkDefaults, toHash } from "../../static/js/urlstate.js";
 import { defaultState } from "../../static/js/state.js";
 import { fromHash, initialState, toHash as labHash, clean } from "../../static/js/lab/state.js";
 
@@ -34,12 +34,12 @@ test("the layer view's state survives a trip through its link", () => {
   const hash = toHash(state, model);
   assert.equal(
     hash,
-    "digit=12&shift=2,-1&pin=conv1:3:10:14&collapse=conv1&scope=map&steps=1&hide=gallery,nav&present=1" +
+    "sample=12&shift=2,-1&pin=conv1:3:10:14&collapse=conv1&scope=map&steps=1&hide=gallery,nav&present=1" +
       "&cmap=cvd&tour=3&tool=eraser&brush=30",
   );
   const { patch, input, problems } = fromParams(params(hash), ctx);
   assert.deepEqual(problems, []);
-  assert.deepEqual(input, { digit: 12, shift: [2, -1] });
+  assert.deepEqual(input, { sample: 12, shift: [2, -1] });
   assert.deepEqual({ ...state, ...patch }, state);
 });
 
@@ -50,20 +50,52 @@ test("the default state makes an empty link; a vector pin drops its row and colu
   assert.deepEqual(fromParams(params("pin=fc1:7"), ctx).patch.pinned, { layer: "fc1", c: 7, y: 0, x: 0 });
 });
 
-test("a drawing's code travels as draw=; a digit wins over it", () => {
+test("a drawing's code travels as draw=; a sample or a digit wins over it", () => {
   const s = {
     ...defaultState(),
     input: { source: "drawing", sampleId: null, shift: [0, 0], code: "q4AAAA" },
   };
   assert.equal(toHash(s, model), "draw=q4AAAA");
   assert.deepEqual(fromParams(params("draw=q4AAAA"), ctx).input, { code: "q4AAAA" });
-  assert.deepEqual(fromParams(params("draw=q4AAAA&digit=3"), ctx).input, { digit: 3 });
+  assert.deepEqual(fromParams(params("draw=q4AAAA&digit=3"), ctx).input, { label: 3 });
+  assert.deepEqual(fromParams(params("draw=q4AAAA&sample=3"), ctx).input, { sample: 3 });
+});
+
+test("digit= is a class label of the model (a teacher's digit=3 is a 3); ids go in sample=", () => {
+  const ten = { layers: [...model.layers, { name: "fc3", family: "vector", output_shape: [10] }] };
+  const c = { ...ctx, model: ten };
+  assert.deepEqual(fromParams(params("digit=9"), c).input, { label: 9 });
+  const { input, problems } = fromParams(params("digit=12"), c);
+  assert.equal(input, null);
+  assert.match(problems[0], /not a class label \(0–9\).*sample=12/);
+  // a model of 120 outputs has 120 classes
+  assert.deepEqual(fromParams(params("digit=12"), ctx).input, { label: 12 });
+  // the page writes the exact image, never digit=
+  const s = { ...defaultState(), input: { source: "sample", sampleId: 40, shift: [0, 0], code: null } };
+  assert.equal(toHash(s, ten), "sample=40");
+});
+
+test("a hash edited in place resets what it leaves out to the defaults", () => {
+  const d = linkDefaults();
+  assert.deepEqual(Object.keys(d).sort(), [
+    "brush",
+    "colorScope",
+    "hidden",
+    "hide",
+    "palette",
+    "pinned",
+    "present",
+    "showSteps",
+    "tool",
+    "tour",
+  ]);
+  assert.deepEqual(d, Object.fromEntries(Object.keys(d).map((k) => [k, defaultState()[k]])));
 });
 
 test("bad entries are skipped and reported, good ones kept", () => {
   const { patch, input, problems } = fromParams(
     params(
-      "digit=-2&pin=conv1:6:0:0&collapse=conv1,nope&scope=wide&hide=gallery,bogus&tour=10&brush=99&tool=pen",
+      "sample=-2&pin=conv1:6:0:0&collapse=conv1,nope&scope=wide&hide=gallery,bogus&tour=10&brush=99&tool=pen",
     ),
     ctx,
   );

@@ -232,10 +232,10 @@ export function conv1Presets(weights) {
   }
   return data.map((filter, i) => ({
     id: `conv1_${i}`,
-    name: `Trained conv1 filter ${i + 1}`,
+    name: `Trained conv1 filter ${i}`, // numbered from 0, as in the layer view, pins and the API
     exact: true,
     rows: filter[0],
-    explanation: `Filter ${i + 1} of ${shape[0]} that the network learned in its first layer (bias left out).`,
+    explanation: `Filter ${i} (of 0–${shape[0] - 1}) that the network learned in its first layer (bias left out).`,
   }));
 }
 
