@@ -38,6 +38,8 @@ def create_app(test_config: dict | None = None, overrides: dict | None = None) -
         MAX_TRAINING_JOBS=1,            # jobs running at once (409 above)
         TRAIN_DIR=None,                 # where jobs keep their files (None: the user cache's convscope/jobs/<run>)
         TRAIN_DATA_DIR=None,            # the datasets' directory for jobs (None: each dataset's default)
+        COMPRESS_RESPONSES=True,        # Brotli/gzip for text and JSON answers (server/compress.py)
+        COMPRESS_KEPT_BYTES=32 << 20,   # compressed static files and GET answers kept in memory
     )
     if test_config is None:
         app.config.from_prefixed_env("CONVSCOPE")
@@ -45,16 +47,19 @@ def create_app(test_config: dict | None = None, overrides: dict | None = None) -
         app.config.from_mapping(test_config)
     app.config.from_mapping(overrides or {})
 
-    from . import api, decode, errors, lan, registry, security, training
+    from . import api, compress, decode, errors, lan, registry, security, training
     errors.init_app(app)
     lan.init_app(app)        # the class code and rate limits first: before any body is read
     decode.init_app(app)
     security.init_app(app)
+    compress.init_app(app)
     registry.init_app(app)
     if app.config["FORWARD_CACHE_BYTES"]:
         from .caching import ForwardCache
         app.extensions["convscope.forward_cache"] = ForwardCache(app.config["FORWARD_CACHE_BYTES"])
     app.register_blueprint(api.bp)
+    from .modules import closure
+    app.add_template_global(closure, "module_preloads")
     training.init_app(app)
     return app
 

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
+
 from flask import Blueprint, Response, current_app, render_template, request, send_file
 
 from . import __version__, preprocess, schema, validate
@@ -30,7 +32,26 @@ def _ms(t0: float, t1: float) -> float:
 # ---- pages -------------------------------------------------------------------------------------
 @bp.get("/")
 def index():
-    return render_template("index.html")
+    return render_template("index.html", data_preloads=_data_preloads())
+
+
+def _quote(text: str) -> str:
+    return quote(text, safe="-_.!~*'()")          # as the page's encodeURIComponent writes it
+
+
+def _data_preloads() -> list[str]:
+    """The API answers the layer view fetches before its first picture, named in its HTML so the
+    browser asks for them while the modules load (the same URLs, byte for byte, as core/api.js)."""
+    try:
+        net = registry().get(request.args.get("model"))
+    except ApiError:
+        return []                  # an unknown model: the page says so and shows the default
+    if "@" in net.name:
+        return []                  # a training snapshot: the page asks for its job first
+    m = _quote(net.name)
+    weights = [f"/api/model/layers/{_quote(e['name'])}/weights?encoding=base64&model={m}"
+               for e in net.describe() if e["op"] in ("conv", "dense")]
+    return ["/api/models", f"/api/model?model={m}", f"/api/samples?include=images&model={m}", *weights]
 
 
 @bp.get("/kernels")
@@ -99,7 +120,8 @@ def layer_weights(name: str):
     if not params:
         raise ApiError(404, "no_weights", f"The layer {name!r} has no weights.")
     layer = net.layer(name)
-    return conditional(json_response(schema.weights(name, layer.kind, params, getattr(layer, "bias", None))))
+    encoding = validate.choice(request.args, "encoding", schema.ENCODINGS, "json")
+    return conditional(json_response(schema.weights(name, layer.kind, params, getattr(layer, "bias", None), encoding)))
 
 
 # ---- forward -----------------------------------------------------------------------------------

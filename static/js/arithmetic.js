@@ -12,7 +12,7 @@
  *               an input normalisation: its own steps), computed
  * `value` is always the number the API returned; `computed` is recomputed here (float64).
  */
-import { at } from "./core/tensor.js";
+import { at, values } from "./core/tensor.js";
 import { unitReads } from "./core/window.js";
 import { inputIndex, poolWinner, unitOfIndex } from "./geometry.js";
 
@@ -174,18 +174,14 @@ export function explain(layers, li, unit, tensors, weights) {
 
 /** Dense/conv weights response → {shape, weight: Float32Array, bias: Float32Array, inputs}. */
 export function parseWeights(body) {
-  const flat = (a) => Float32Array.from(a.data.flat(Infinity));
-  const weight = flat(body.weight);
-  const size = body.weight.shape.reduce((a, b) => a * b, 1);
-  if (weight.length !== size) {
-    throw new Error(`weights of ${body.name}: ${weight.length} values for shape [${body.weight.shape}]`);
-  }
+  const flat = (a, what) => values(a, `weights of ${body.name}: ${what}`); // nested lists or packed
+  const weight = flat(body.weight, "weight"); // both forms check the values against the shape
   return {
     name: body.name,
     kind: body.kind,
     shape: body.weight.shape,
     weight,
-    bias: flat(body.bias),
+    bias: flat(body.bias, "bias"),
     inputs: body.weight.shape.slice(1).reduce((a, b) => a * b, 1),
   };
 }

@@ -1,6 +1,6 @@
 /**
- * The softmax as a Plotly bar chart (Plotly.js from the server's vendor route, loaded as a classic
- * script before the modules) with the predicted digit large beside it.
+ * The softmax as a Plotly bar chart with the predicted digit large beside it.  Plotly.js arrives
+ * after the page's first picture (core/plotly.js): until then the digit is shown and the bars wait.
  * createSoftmaxChart(container, classes) → {update(probs, label), barCentre(i) → {x, y} in container pixels,
  * indexAt(clientX, clientY) → digit | null (the row under a point: the layer view's hit-test for
  * hover and click), highlight(i|null), setZoom(factor), values() → {probs, label}}; bars redraw at
@@ -8,9 +8,10 @@
  * pinned arithmetic show the numbers.
  */
 
-export function createSoftmaxChart(container, classes = null) {
-  const Plotly = window.Plotly;
-  if (!Plotly) throw new Error("Plotly.js is not loaded (expected from the server's vendor route)");
+import { loadPlotly } from "./core/plotly.js";
+
+export function createSoftmaxChart(container, classes = null, { onError = () => {} } = {}) {
+  let Plotly = window.Plotly || null;
   const digit = document.createElement("div");
   digit.className = "predicted";
   digit.id = "prediction";
@@ -51,8 +52,11 @@ export function createSoftmaxChart(container, classes = null) {
     hovermode: false,
   };
   const config = { displayModeBar: false, responsive: false, staticPlot: false };
+  plot.style.width = `${layout.width}px`; // the chart's room is kept while Plotly.js is on its way
+  plot.style.height = `${layout.height}px`;
 
   function draw() {
+    if (!Plotly) return null;
     const colours = digits.map((d) => (d === highlighted ? "#111" : d === label ? "#c2410c" : "#9aa4b2"));
     return Plotly.react(
       plot,
@@ -85,6 +89,34 @@ export function createSoftmaxChart(container, classes = null) {
     }, wait);
   }
   draw();
+  let zoomed = false;
+  let requested = false;
+  /** Plotly.js takes 0.3–1 s of the main thread to start: it runs after the layers' first picture. */
+  function requestPlotly() {
+    if (Plotly || requested) return;
+    requested = true;
+    const start = () =>
+      loadPlotly().then(
+        (P) => {
+          Plotly = P;
+          draw();
+          if (zoomed) relayout();
+        },
+        (e) => onError(e),
+      );
+    requestAnimationFrame(() => setTimeout(start, 0));
+  }
+  function relayout() {
+    // Plotly.react diffs against the layout object it was given, which setZoom mutated in place
+    Plotly.relayout(plot, {
+      width: layout.width,
+      height: layout.height,
+      margin: { ...layout.margin },
+      "xaxis.tickfont.size": layout.xaxis.tickfont.size,
+      "xaxis.title.font.size": layout.xaxis.title.font.size,
+      "yaxis.tickfont.size": layout.yaxis.tickfont.size,
+    });
+  }
 
   return {
     update(p, l) {
@@ -93,6 +125,7 @@ export function createSoftmaxChart(container, classes = null) {
       digit.textContent = l === null ? "?" : classes && classes[l] ? classes[l] : String(l);
       digit.classList.toggle("named", Boolean(classes && l !== null));
       digit.dataset.label = l === null ? "" : String(l);
+      requestPlotly();
       schedule();
     },
     highlight(i) {
@@ -109,15 +142,8 @@ export function createSoftmaxChart(container, classes = null) {
       layout.yaxis.tickfont.size = Math.round(18 * z);
       plot.style.width = `${layout.width}px`;
       plot.style.height = `${layout.height}px`;
-      // Plotly.react diffs against the layout object it was given, which these lines mutated in place
-      Plotly.relayout(plot, {
-        width: layout.width,
-        height: layout.height,
-        margin: { ...layout.margin },
-        "xaxis.tickfont.size": layout.xaxis.tickfont.size,
-        "xaxis.title.font.size": layout.xaxis.title.font.size,
-        "yaxis.tickfont.size": layout.yaxis.tickfont.size,
-      });
+      zoomed = true;
+      if (Plotly) relayout();
     },
     values: () => ({ probs: probs.slice(), label }),
     /** The digit whose row (bar, tick label or the empty space right of a short bar) is under a point. */

@@ -7,6 +7,7 @@
  * createEvaluationView(container, {model, api, onOpen(item), onError}) → {open()}
  */
 import { el } from "./core/dom.js";
+import { loadPlotly } from "./core/plotly.js";
 
 const CLASS_COLOURS = [
   "#1f77b4",
@@ -114,10 +115,10 @@ export function createEvaluationView(container, { model, api, onOpen, onError })
   }
 
   function drawMap() {
-    const Plotly = window.Plotly;
     mapWords.textContent = "computing…";
-    api.getJSONModel(`/api/embedding?layer=${encodeURIComponent(layer.value)}&n=2000`).then(
-      (r) => {
+    const points = api.getJSONModel(`/api/embedding?layer=${encodeURIComponent(layer.value)}&n=2000`);
+    Promise.all([loadPlotly(), points]).then(
+      ([Plotly, r]) => {
         const traces = [];
         for (let c = 0; c < 10; c++) {
           const idx = r.labels.map((l, i) => (l === c ? i : -1)).filter((i) => i >= 0);

@@ -126,7 +126,7 @@ async function load() {
   const [model, samples] = await Promise.all([api.getModel(), api.getSamples({ images: true })]);
   model.info = info;
   const withParams = model.layers.filter((d) => d.op === "conv" || d.op === "dense");
-  const weights = await Promise.all(withParams.map((d) => api.getWeights(d.name)));
+  const weights = await Promise.all(withParams.map((d) => api.getWeights(d.name, { packed: true })));
   data.set({ model, samples, weights: new Map(weights.map((w) => [w.name, parseWeights(w)])) });
 }
 

@@ -293,8 +293,8 @@ def test_works_offline(page, live_server, blocked_requests):
     page.on("requestfinished", lambda r: loaded.append(r.url))
     open_page(page, live_server)
     load_sample(page, 0)
-    assert page.evaluate("() => typeof window.Plotly") == "object"
-    assert page.locator(".softmax-plot svg").count() > 0
+    # Plotly.js runs after the first picture (core/plotly.js): the bars follow the digit
+    page.wait_for_function("() => typeof window.Plotly === 'object' && document.querySelector('.softmax-plot svg')")
     assert any("/vendor/plotly" in url for url in loaded)
     assert all(url.startswith(live_server) or url.startswith("data:") for url in loaded), loaded
     assert blocked_requests == []
@@ -342,3 +342,32 @@ def test_tablet_viewport(page, live_server, screenshot):
     overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0, "the page scrolls sideways at 1024×768 (only the layer strip may)"
     screenshot("layer-view-1024x768")
+
+
+def test_the_first_visit_asks_for_everything_at_once_compressed(page, live_server):
+    """The HTML names every module the page runs and every API answer it reads before its first
+    picture (preloads), so nothing waits for the import that names it; big bodies come compressed."""
+    import html as html_lib
+    import re
+    served = []
+    page.on("requestfinished", lambda r: served.append(r))
+    open_page(page, live_server)
+    with urllib.request.urlopen(live_server + "/") as resp:
+        html = resp.read().decode()
+    data = [html_lib.unescape(u) for u in re.findall(r'<link rel="preload" href="([^"]+)" as="fetch"', html)]
+    modules = re.findall(r'<link rel="modulepreload" href="([^"]+)"', html)
+    assert len(data) == 8 and len(modules) > 30
+    gets = [r for r in served if r.method == "GET"]
+    paths = [r.url[len(live_server):] for r in gets]
+    api_paths = [p for p in paths if p.startswith("/api/")]
+    assert sorted(set(api_paths)) == sorted(data), "the page read an API answer its HTML did not name"
+    assert len(api_paths) == len(data), "a preloaded answer was fetched again (the URLs differ in mode or bytes)"
+    js = {p for p in paths if p.startswith("/static/js/")}
+    assert js == set(modules) | {"/static/js/main.js"}, js ^ (set(modules) | {"/static/js/main.js"})
+    # Chromium asks for Brotli: Plotly.js, the samples and the weights arrive compressed
+    for r in gets:
+        p = r.url[len(live_server):]
+        if p.startswith(("/vendor/plotly", "/api/samples", "/api/model/layers/fc1")):
+            assert r.response().header_value("content-encoding") == "br", p
+    # Plotly.js runs after the first picture, and then draws the bars
+    page.wait_for_function("() => document.querySelector('.softmax-plot svg')")

@@ -148,6 +148,35 @@ test("parseWeights flattens nested weights and checks their count", () => {
         weight: { shape: [2, 2], data: [[1, 2, 3]] },
         bias: { shape: [1], data: [0] },
       }),
-    /3 values/,
+    /weights of x: weight: expected length 2 at depth 0/,
+  );
+});
+
+test("parseWeights reads packed float32 weights (the layer view's ?encoding=base64) as the nested lists", () => {
+  const pack = (numbers) => Buffer.from(new Float32Array(numbers).buffer).toString("base64");
+  const nested = {
+    shape: [2, 3],
+    data: [
+      [0.1, -2.5, 3],
+      [4, 5e-7, -6],
+    ],
+  };
+  const a = parseWeights({ name: "fc", kind: "dense", weight: nested, bias: { shape: [2], data: [7, 8] } });
+  const b = parseWeights({
+    name: "fc",
+    kind: "dense",
+    weight: { shape: [2, 3], dtype: "float32", base64: pack([0.1, -2.5, 3, 4, 5e-7, -6]) },
+    bias: { shape: [2], dtype: "float32", base64: pack([7, 8]) },
+  });
+  assert.deepEqual(Array.from(b.weight), Array.from(a.weight));
+  assert.deepEqual(Array.from(b.bias), Array.from(a.bias));
+  assert.throws(
+    () =>
+      parseWeights({
+        name: "x",
+        weight: { shape: [2, 2], dtype: "float32", base64: pack([1, 2, 3]) },
+        bias: { shape: [1], data: [0] },
+      }),
+    /bytes for shape/,
   );
 });

@@ -76,8 +76,12 @@ export const getModels = (opts) => getJSON("/api/models", opts);
 export const getJSONModel = (path, opts) =>
   getJSON(model ? `${path}${path.includes("?") ? "&" : "?"}model=${encodeURIComponent(model)}` : path, opts);
 export const getModel = (opts) => getJSON(withModel("/api/model"), opts);
-export const getWeights = (name, opts) =>
-  getJSON(withModel(`/api/model/layers/${encodeURIComponent(name)}/weights`), opts);
+/** A layer's weights; packed: {shape, dtype, base64} arrays (a third of the bytes, no number parsing). */
+export const getWeights = (name, { packed = false, ...opts } = {}) =>
+  getJSONModel(
+    `/api/model/layers/${encodeURIComponent(name)}/weights${packed ? "?encoding=base64" : ""}`,
+    opts,
+  );
 export const getSamples = ({ images = false } = {}, opts) =>
   getJSONModel(images ? "/api/samples?include=images" : "/api/samples", opts);
 export const getSample = (id, opts) => getJSONModel(`/api/samples/${encodeURIComponent(id)}`, opts);

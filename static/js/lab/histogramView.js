@@ -1,4 +1,4 @@
-// Histogram of the feature map's values (Plotly.js, served by the app; passed in as `plotly`).
+// Histogram of the feature map's values (Plotly.js, served by the app; `plotly`: a promise of it).
 import { el } from "../core/dom.js";
 
 const LAYOUT = {
@@ -13,14 +13,25 @@ const LAYOUT = {
   showlegend: false,
 };
 
-export function createHistogramView(container, { plotly }) {
+export function createHistogramView(container, { plotly: arriving }) {
   const plot = el("div", { class: "histogram-plot" });
   const note = el("p", { class: "view-note" });
   container.append(plot, note);
-  if (!plotly) note.textContent = "Histogram unavailable: Plotly.js did not load.";
+  let plotly = null;
+  let latest;
+  arriving.then(
+    (P) => {
+      plotly = P;
+      if (latest !== undefined) update(latest);
+    },
+    () => {
+      note.textContent = "Histogram unavailable: Plotly.js did not load.";
+    },
+  );
 
   /** stages: [{name, values: Float32Array|number[]}] — one trace each; null clears. */
   function update(stages) {
+    latest = stages;
     if (!plotly) return;
     if (!stages || stages.length === 0) {
       plotly.purge(plot);

@@ -8,6 +8,7 @@ import { createInputView } from "./inputView.js";
 import { createMapView } from "./mapView.js";
 import { createFormulaView } from "./formulaView.js";
 import { createHistogramView } from "./histogramView.js";
+import { loadPlotly } from "../core/plotly.js";
 import { createArithmeticPanel } from "./arithmeticPanel.js";
 import { createNumbersView } from "./numbersView.js";
 
@@ -21,7 +22,7 @@ export function createViews({ onSource, onUpload, onKernel, onKnob, onHover, onC
     mapView: createMapView($("output-view"), { title: "Feature map", onHover, onChannel }),
     poolView: createMapView($("pool-view"), { title: "After pooling", size: 260 }),
     formulaView: createFormulaView($("formula")),
-    histogram: createHistogramView($("histogram"), { plotly: window.Plotly }),
+    histogram: createHistogramView($("histogram"), { plotly: loadPlotly() }),
     panel: createArithmeticPanel($("arithmetic")),
     numbers: createNumbersView($("numbers")),
   };

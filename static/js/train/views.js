@@ -7,11 +7,17 @@
  */
 import { colourOf, lut } from "../core/colors.js";
 import { el, sizeCanvas } from "../core/dom.js";
+import { loadPlotly } from "../core/plotly.js";
 
 const AXIS = { gridcolor: "#e5e7eb", zeroline: false };
 
 export function createCharts(lossNode, lrNode) {
-  const Plotly = window.Plotly;
+  let Plotly = window.Plotly || null;
+  let latest = null; // the history shown once Plotly.js has arrived
+  loadPlotly().then((P) => {
+    Plotly = P;
+    if (latest) draw(latest);
+  });
   const layout = {
     height: 260,
     margin: { l: 48, r: 48, t: 24, b: 40 },
@@ -39,8 +45,8 @@ export function createCharts(lossNode, lrNode) {
     yaxis: { ...AXIS, title: { text: "learning rate" }, exponentformat: "e" },
   };
   const config = { displayModeBar: false, responsive: true, staticPlot: false };
-  return {
-    update({ progress, evaluation }) {
+  function draw({ progress, evaluation }) {
+    {
       const x = progress.map((p) => p.epoch);
       const ex = evaluation.map((e) => e.epoch);
       Plotly.react(
@@ -72,6 +78,12 @@ export function createCharts(lossNode, lrNode) {
         lrLayout,
         config,
       );
+    }
+  }
+  return {
+    update(history) {
+      latest = history;
+      if (Plotly) draw(history);
     },
   };
 }
@@ -85,8 +97,8 @@ export function drawFilters(container, { shape, values }) {
   for (let o = 0; o < cOut; o++) {
     const canvas = el("canvas", {
       class: "filter-tile",
-      title: `filter ${o + 1}`,
-      "aria-label": `filter ${o + 1}`,
+      title: `filter ${o}`, // numbered from 0, as in the layer view and the kernel lab
+      "aria-label": `filter ${o}`,
     });
     const ctx = sizeCanvas(canvas, side, side);
     const cell = side / Math.max(kh, kw);
