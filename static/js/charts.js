@@ -136,10 +136,10 @@ export function createSoftmaxChart(container, classes = null, { onError = () => 
     setZoom(z) {
       layout.width = Math.round(220 * z);
       layout.height = Math.round(330 * z);
-      layout.margin = { l: Math.round(34 * z), r: 12, t: 8, b: Math.round(36 * z) };
+      layout.margin = { l: Math.round((classes ? 78 : 34) * z), r: 12, t: 8, b: Math.round(36 * z) };
       layout.xaxis.tickfont.size = Math.round(15 * z);
       layout.xaxis.title.font.size = Math.round(14 * z);
-      layout.yaxis.tickfont.size = Math.round(18 * z);
+      layout.yaxis.tickfont.size = Math.round((classes ? 13 : 18) * z);
       plot.style.width = `${layout.width}px`;
       plot.style.height = `${layout.height}px`;
       zoomed = true;

@@ -83,8 +83,25 @@ function unitWords(family, u, op) {
   return family === "vector" ? `unit ${u.c}` : `channel ${u.c}, row ${u.y}, col ${u.x}`;
 }
 
+/** The result first (where the panel opens), then what it is made of, said in a line. */
+function resultFirst(x, body, label, detailWords) {
+  body.append(sumLine(x, label));
+  const a = activationLine(x);
+  if (a) body.append(a);
+  body.append(el("p", "detail-more", detailWords));
+}
+
 const RENDER = {
   conv(x, body) {
+    const n = x.channels.length;
+    resultFirst(
+      x,
+      body,
+      "Σ products ",
+      n > 1
+        ? `made of ${n} input channels, each patch × kernel = products (Σ of each below), in order:`
+        : "made of: input patch × kernel = products",
+    );
     for (const ch of x.channels) {
       // operator + table stay together, so a narrow panel wraps the row before an operator
       const term = (...parts) => {
@@ -104,15 +121,13 @@ const RENDER = {
       );
       body.append(row);
     }
-    body.append(sumLine(x, "Σ products "));
-    const a = activationLine(x);
-    if (a) body.append(a);
   },
   pool(x, body) {
     body.append(grid(x.window, { title: `${x.kind} window`, cls: "pool-window", mark: x.winner }));
     body.append(eq(POOL_LINES[x.reduce](x)));
   },
   dense(x, body) {
+    resultFirst(x, body, `Σ all ${x.terms.length} products `, "made of these, the largest first:");
     const table = el("table", "terms");
     table.append(el("caption", "", `largest of ${x.terms.length} contributions (weight × input)`));
     const head = el("tr");
@@ -126,9 +141,7 @@ const RENDER = {
       });
       table.append(tr);
     }
-    body.append(table, sumLine(x, `Σ all ${x.terms.length} products `));
-    const a = activationLine(x);
-    if (a) body.append(a);
+    body.append(table);
   },
   activation(x, body) {
     body.append(
@@ -344,8 +357,16 @@ export function createDetail(container, { onClose = () => {}, synthesize = null,
   close.addEventListener("click", () => onClose());
   head.append(title, close);
   const body = el("div", "detail-body");
-  root.append(head, body);
+  // the panel scrolls inside its own box: a last line says when there is more below
+  const more = el("div", "detail-scroll-hint", "more below ↓ (scroll)");
+  more.hidden = true;
+  root.append(head, body, more);
   container.append(root);
+  const markMore = () => {
+    more.hidden = container.scrollHeight - container.scrollTop - container.clientHeight < 24;
+  };
+  container.addEventListener("scroll", markMore, { passive: true });
+  new ResizeObserver(markMore).observe(body);
 
   return {
     update(x) {

@@ -1,7 +1,8 @@
 /**
  * One layer's section of the layer view: its header (name, shape, parameters, hide toggle), its
  * canvases (tiles for maps, a node column for vectors, a host for the softmax chart) and legend,
- * and their CSS sizes at a zoom factor.  buildLayer(desc, prevDesc, li) → entry; sizeEntry(entry, zoom)
+ * and their CSS sizes at a zoom factor.  buildLayer(desc, prevDesc, li) → entry;
+ * sizeEntry(entry, zoom, maxH) within a height budget
  */
 import { createLegend } from "./legend.js";
 import { layoutFor } from "./tiles.js";
@@ -84,26 +85,46 @@ export function buildLayer(desc, prevDesc, li) {
   return entry;
 }
 
-/** CSS sizes of a layer's canvases at `zoom` (1 = the normal view; presentation mode enlarges). */
-export function sizeEntry(entry, zoom) {
+/** The gap between a layer's tiles in CSS pixels (app.css .tiles), for the height budget. */
+const TILE_GAP = 6;
+
+/**
+ * CSS sizes of a layer's canvases at `zoom` (1 = the normal view; presentation mode enlarges),
+ * within `maxH` CSS pixels of height when given (a laptop or projector screen: the layers fit under
+ * the pad): a map layer first draws its units smaller (down to 60 % of their size, never under 2 px),
+ * then spreads its tiles over more columns; a node column gets shorter cells; the chart shrinks.
+ */
+export function sizeEntry(entry, zoom, maxH = Infinity) {
   const { lay } = entry;
   if (lay.type === "maps") {
     // presentation mode lays many-channel layers out wider so the enlarged tiles keep to the screen
-    const cols = zoom > 1 && lay.C > 6 ? 4 : zoom > 1 && lay.C > 1 ? 3 : lay.tileCols;
+    let cols = zoom > 1 && lay.C > 6 ? 4 : zoom > 1 && lay.C > 1 ? 3 : lay.tileCols;
+    let s = Math.round(lay.scale * zoom);
+    const least = Math.max(2, Math.ceil(lay.scale * zoom * 0.6));
+    const height = () => Math.ceil(lay.C / cols) * (lay.H * s + TILE_GAP);
+    while (!lay.scroll && height() > maxH) {
+      if (s > least) s--;
+      else if (cols < lay.C) cols++;
+      else break;
+    }
     entry.grid.style.gridTemplateColumns = `repeat(${cols}, auto)`;
-    const s = Math.round(lay.scale * zoom);
     for (const cv of entry.canvases) {
       cv.style.width = `${lay.W * s}px`;
       cv.style.height = `${lay.H * s}px`;
     }
+    entry.fitted = { cols, scale: s };
   } else if (lay.type === "vector") {
     // node columns grow wider, not taller: the long dense columns must stay on a projector screen
-    const cw = Math.round(lay.cellW * zoom),
-      ch = lay.labels ? Math.round(lay.cellH * zoom) : lay.cellH;
+    const cw = Math.round(lay.cellW * zoom);
+    let ch = lay.labels ? Math.round(lay.cellH * zoom) : lay.cellH;
+    if (lay.rows * ch > maxH) ch = Math.max(lay.labels ? 16 : 1, Math.floor(maxH / lay.rows));
     entry.canvases[0].style.width = `${lay.cols * cw}px`;
     entry.canvases[0].style.height = `${lay.rows * ch}px`;
     if (entry.labels) entry.labels.style.gridTemplateRows = `repeat(${lay.n}, ${ch}px)`;
+    entry.fitted = { cellH: ch };
   } else if (entry.chart) {
-    entry.chart.setZoom(zoom > 1 ? 1.1 : 1);
+    const z = zoom > 1 ? 1.1 : 1;
+    // the chart's 330 px and the predicted digit's 80 px above it share the budget
+    entry.chart.setZoom(Math.max(0.55, Math.min(z, (maxH - 80) / 330)));
   }
 }

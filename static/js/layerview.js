@@ -4,7 +4,8 @@
  * click to pin, and keyboard stepping (arrows; PageUp/PageDown change channel; Enter pins; Esc unpins).
  *
  * createLayerView(container, {model, onHover(unit|null, anchor), onPin(unit|null), onToggle(name)}) →
- *   {update({tensors, scope, globalRange, palette, empty}), setHidden(names), setZoom(factor), highlight(scene),
+ *   {update({tensors, scope, globalRange, palette, empty}), setHidden(names), setZoom(factor),
+ *    fitHeight(px | null), highlight(scene),
  *    unitRect(unit), sections() → [{name, section, canvases}] in layer order}
  * scene (in units): {target, sources: [{unit, strength?}], windows: [{layer, c, top, left, h, w}],
  *   winner: unit|null, rf: {top, left, height, width}|null}
@@ -20,6 +21,8 @@ export function createLayerView(
   { model, onHover = () => {}, onPin = () => {}, onToggle = () => {} },
 ) {
   const inner = el("div", "layers-inner");
+  let zoom = 1;
+  let maxH = Infinity;
   container.append(inner);
   const byLayerName = new Map(model.layers.map((d) => [d.name, d]));
   const entries = model.layers.map((d, i) => buildLayer(d, byLayerName.get(d.inputs[0]), i));
@@ -218,8 +221,15 @@ export function createLayerView(
           });
       }
     },
-    setZoom(zoom) {
-      for (const e of entries) sizeEntry(e, zoom);
+    setZoom(z) {
+      zoom = z;
+      for (const e of entries) sizeEntry(e, zoom, maxH);
+      links.clear();
+    },
+    /** Fit the layers' bodies into `h` CSS pixels of height (null: their natural size). */
+    fitHeight(h) {
+      maxH = h === null ? Infinity : h;
+      for (const e of entries) sizeEntry(e, zoom, maxH);
       links.clear();
     },
     sections: () =>

@@ -217,6 +217,44 @@ function follow(page) {
   });
 }
 
+/**
+ * Laptops and projectors: the layers' bodies get the height left between their headers and the
+ * bottom of the screen, so the pad, the layers and the prediction are on one screen, presenting too
+ * (a phone's page scrolls instead).  Measured again
+ * whenever what stands above the layers changes size, or the window does.
+ */
+function fitLayers(page) {
+  const host = byId("layers");
+  const view = page.views.layers;
+  let queued = false;
+  const run = () => {
+    queued = false;
+    if (window.innerWidth <= 700) {
+      view.fitHeight(null);
+      return;
+    }
+    const tallest = (selector) =>
+      Math.max(0, ...[...host.querySelectorAll(selector)].map((e) => e.offsetHeight));
+    const top = host.getBoundingClientRect().top + window.scrollY;
+    const budget = window.innerHeight - top - tallest(".layer-header") - tallest(".legend") - 30;
+    view.fitHeight(Math.max(160, budget));
+  };
+  const later = () => {
+    if (!queued) requestAnimationFrame(run);
+    queued = true;
+  };
+  const observer = new ResizeObserver(later);
+  for (const e of [document.querySelector(".top-row"), document.querySelector(".layers-toolbar")]) {
+    if (e) observer.observe(e);
+  }
+  for (const id of ["link-note", "snapshot-bar"]) observer.observe(byId(id));
+  window.addEventListener("resize", later);
+  state.subscribe((s, changed) => changed.includes("present") && later());
+  // the legends get their numbers with the first answer: measure again then
+  data.subscribe((d, changed) => changed.includes("rendered") && d.rendered === 1 && later());
+  run();
+}
+
 /** The "Why this answer" panel: maps only while it is open, the newest request's answer only. */
 function createExplain(page) {
   let seq = 0;
@@ -285,6 +323,7 @@ async function boot() {
     onError,
   });
   page.views = createViews(page);
+  fitLayers(page);
   page.explain = createExplain(page);
   page.views.gallery.update(data.get().samples);
   if (data.get().model.input_shape[0] === 3) showPhotos(page);

@@ -49,12 +49,13 @@ def blocked_requests():
 
 @pytest.fixture
 def new_context(browser, blocked_requests):
-    """new_context() → a fresh browser context (1920×1080) whose non-loopback requests are aborted
+    """new_context(**options) → a fresh browser context (1920×1080 unless options say) whose non-loopback requests are aborted
     and recorded; a second one is "opening the link in another browser".  All closed at the end."""
     made = []
 
-    def make():
-        ctx = browser.new_context(viewport={"width": 1920, "height": 1080}, accept_downloads=True)
+    def make(**options):
+        ctx = browser.new_context(**{"viewport": {"width": 1920, "height": 1080}, "accept_downloads": True,
+                                     **options})
 
         def guard(route):
             host = urlparse(route.request.url).hostname or ""

@@ -1,0 +1,180 @@
+"""Every screen a classroom has, by geometry: the layer view and the kernel lab at seven sizes (three
+laptops and projectors, a desktop, a large monitor, a tablet and a phone with touch) in their main
+states, each checked for what must be on screen, what must not overlap and what must not overflow
+sideways, with a screenshot of each under test-output/screenshots/layout-*.png.
+
+One page per state is resized through the sizes (the page re-fits on resize, as a window would),
+so the whole battery costs a few page loads.
+"""
+from __future__ import annotations
+
+import pytest
+
+from test_layer_view import api
+
+DESKTOP = [(1024, 768), (1280, 800), (1366, 768), (1920, 1080), (2560, 1440)]
+TOUCH = [(820, 1180), (390, 844)]
+LAPTOP_UP = [s for s in DESKTOP if s[0] >= 1280]       # the normal view is for 1280 px and wider
+
+GEOMETRY = """() => {
+  const box = (sel) => { const e = document.querySelector(sel); if (!e || !e.getClientRects().length) return null;
+    const r = e.getBoundingClientRect(); return {left: r.left, top: r.top, right: r.right, bottom: r.bottom}; };
+  const panels = ['.pad-panel', '.seen-panel', '.gallery-panel', '#detail-host', '.layers-panel', '.tour-host']
+    .map((s) => [s, box(s)]).filter(([, b]) => b && b.right > b.left && b.bottom > b.top);
+  return {width: innerWidth, height: innerHeight, scrollWidth: document.documentElement.scrollWidth,
+          pad: box('#drawpad canvas'), seen: box('#seen .seen-canvas'), layers: box('#layers'),
+          prediction: box('#prediction'), tour: box('#tour:not([hidden])'), panels};
+}"""
+
+
+def settle(page):
+    page.wait_for_function("() => window.__convscope && window.__convscope.perf.length && !window.__convscope.busy()")
+    # a resize re-fits the layers on the next frame: wait two
+    page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
+def inside(b, g, what):
+    assert b is not None, f"{what} is not on the page"
+    assert b["left"] >= -0.5 and b["top"] >= -0.5 and b["right"] <= g["width"] + 0.5 and b["bottom"] <= g["height"] + 0.5, \
+        f"{what} is not inside the {g['width']}×{g['height']} screen: {b}"
+
+
+def no_overlap(g):
+    ps = g["panels"]
+    for i, (a, ra) in enumerate(ps):
+        for b, rb in ps[i + 1:]:
+            w = min(ra["right"], rb["right"]) - max(ra["left"], rb["left"])
+            h = min(ra["bottom"], rb["bottom"]) - max(ra["top"], rb["top"])
+            assert w <= 1 or h <= 1, f"{a} and {b} overlap by {w:.0f}×{h:.0f} px"
+
+
+def sweep(page, sizes, screenshot, state, check):
+    for w, h in sizes:
+        page.set_viewport_size({"width": w, "height": h})
+        settle(page)
+        g = page.evaluate(GEOMETRY)
+        screenshot(f"layout-{state}-{w}x{h}", full_page=False)
+        assert g["scrollWidth"] <= w, f"{state} at {w}×{h}: the page is {g['scrollWidth']} px wide"
+        check(g, (w, h))
+
+
+@pytest.fixture(scope="module")
+def three(live_server):
+    return next(s["id"] for s in api(live_server, "/api/samples")["samples"] if s["label"] == 3)
+
+
+def laptop_first_screen(g, size):
+    """1280 px and wider: the pad, what the network sees, the start of the layers and the prediction
+    are all on the first screen."""
+    inside(g["pad"], g, "the drawing pad")
+    inside(g["seen"], g, "what the network sees")
+    inside(g["prediction"], g, "the predicted digit")
+    assert g["layers"]["top"] < g["height"] - 200, f"the layers start at y = {g['layers']['top']:.0f}"
+
+
+def test_layer_view_initial_and_drawn(new_context, live_server, three, screenshot):
+    page = new_context().new_page()
+    page.goto(live_server + "/")
+    settle(page)
+    sweep(page, DESKTOP, screenshot, "initial", lambda g, s: (no_overlap(g), s[0] >= 1280 and laptop_first_screen(g, s)))
+    page.goto(f"{live_server}/#sample={three}")
+    page.wait_for_function(f"() => window.__convscope.state.get().input.sampleId === {three}")
+    sweep(page, DESKTOP, screenshot, "drawn", lambda g, s: (no_overlap(g), s[0] >= 1280 and laptop_first_screen(g, s)))
+
+
+def test_touch_screens_stack_into_one_strip(new_context, live_server, three, screenshot):
+    page = new_context(viewport={"width": 820, "height": 1180}, has_touch=True, is_mobile=True).new_page()
+    page.goto(f"{live_server}/#sample={three}")
+    settle(page)
+
+    def check(g, size):
+        no_overlap(g)
+        assert g["pad"]["left"] >= 0 and g["pad"]["right"] <= size[0]
+        assert g["seen"]["right"] <= size[0]
+        # the layer strip scrolls sideways in its own box, the prediction kept in view within it
+        strip = page.evaluate("() => { const s = document.getElementById('layers'); return [s.scrollWidth, s.clientWidth]; }")
+        assert strip[0] > strip[1], "LeNet's layers are wider than a tablet: the strip should scroll"
+        assert g["prediction"]["right"] <= size[0] and g["prediction"]["left"] >= g["layers"]["left"]
+    sweep(page, TOUCH, screenshot, "touch", check)
+    # a tap pins the unit under the finger
+    tile = page.locator('canvas.tile[data-layer="conv1"][data-channel="2"]')
+    tile.scroll_into_view_if_needed()
+    box = tile.bounding_box()
+    page.touchscreen.tap(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    page.wait_for_function("() => document.getElementById('detail').dataset.layer === 'conv1'")
+    assert page.locator("#detail").get_attribute("data-channel") == "2"
+    # the strip scrolled to its end keeps the prediction in view
+    page.evaluate("() => { const s = document.getElementById('layers'); s.scrollLeft = s.scrollWidth; }")
+    page.evaluate("() => { const s = document.getElementById('layers'); s.scrollLeft = 0; }")
+    g = page.evaluate(GEOMETRY)
+    assert g["prediction"]["right"] <= g["width"], "the prediction left the screen when the strip scrolled back"
+
+
+def test_pinning_never_moves_what_the_user_looks_at(new_context, live_server, three, screenshot):
+    page = new_context().new_page()
+    page.goto(f"{live_server}/#sample={three}")
+    settle(page)
+    tile = 'canvas.tile[data-layer="conv2"][data-channel="3"]'
+    for w, h in LAPTOP_UP:
+        page.set_viewport_size({"width": w, "height": h})
+        page.keyboard.press("Escape")
+        settle(page)
+        before = page.locator(tile).bounding_box()
+        page.mouse.click(before["x"] + before["width"] * 0.45, before["y"] + before["height"] * 0.45)
+        page.wait_for_function("() => document.getElementById('detail').dataset.layer === 'conv2'")
+        settle(page)
+        after = page.locator(tile).bounding_box()
+        assert abs(after["y"] - before["y"]) < 1 and abs(after["x"] - before["x"]) < 1, \
+            f"pinning moved the clicked tile from {before} to {after} at {w}×{h}"
+        g = page.evaluate(GEOMETRY)
+        no_overlap(g)
+        laptop_first_screen(g, (w, h))
+        # the result first, where the panel opens: Σ, bias and the ReLU after it are on screen
+        first = page.evaluate("""() => { const host = document.getElementById('detail-host').getBoundingClientRect();
+            const eq = document.querySelector('#detail .equation').getBoundingClientRect();
+            return [eq.top - host.top, eq.bottom <= host.bottom]; }""")
+        assert first[1], f"the pinned unit's result is below the fold of its panel at {w}×{h}"
+        screenshot(f"layout-pinned-conv2-{w}x{h}", full_page=False)
+
+
+def test_tour_card_stays_on_screen(new_context, live_server, three, screenshot):
+    for sizes, options in ((DESKTOP, {}), (TOUCH, {"has_touch": True, "is_mobile": True})):
+        page = new_context(viewport={"width": sizes[0][0], "height": sizes[0][1]}, **options).new_page()
+        page.goto(f"{live_server}/#sample={three}&tour=6")
+        page.wait_for_function("() => document.getElementById('tour') && !document.getElementById('tour').hidden")
+        sweep(page, sizes, screenshot, "tour6", lambda g, s: inside(g["tour"], g, "the tour's card"))
+
+
+def test_presentation_fits_a_projector(new_context, live_server, three, screenshot):
+    page = new_context().new_page()
+    page.goto(f"{live_server}/#sample={three}&present=1")
+    settle(page)
+
+    def check(g, size):
+        no_overlap(g)
+        inside(g["pad"], g, "the drawing pad")
+        inside(g["prediction"], g, "the predicted digit")
+        inside(g["seen"], g, "what the network sees")
+    sweep(page, [(1024, 768), (1366, 768), (1920, 1080)], screenshot, "present", check)
+
+
+def test_lab_hovered_pixel_and_its_arithmetic_together(new_context, live_server, screenshot):
+    page = new_context().new_page()
+    page.goto(f"{live_server}/kernels#src=builtin:shapes&k=sobel_x")
+    page.wait_for_selector("body[data-lab='ready']")
+    for w, h in DESKTOP + TOUCH:
+        page.set_viewport_size({"width": w, "height": h})
+        page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        out = page.locator("#output-view canvas.layer-base")
+        out.scroll_into_view_if_needed()
+        box = out.bounding_box()
+        assert box["width"] > 100, f"the feature map collapsed to {box['width']:.0f} px at {w}×{h}"
+        page.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.4)
+        page.wait_for_function("() => document.querySelector('#arithmetic .arith-sum')")
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= w
+        if w >= 1024:
+            arith = page.locator("#arithmetic-panel").bounding_box()
+            box = out.bounding_box()
+            for what, b in (("the feature map", box), ("the pixel's arithmetic", arith)):
+                assert b["y"] < h - 120 and b["y"] + min(b["height"], 120) > 0, f"{what} is off screen at {w}×{h}: {b}"
+        screenshot(f"layout-lab-hovered-{w}x{h}", full_page=False)
