@@ -73,7 +73,16 @@ export function createClassroom({ state, data, view, inputs }) {
     if (step.panels.includes("seen")) $("seen-panel").classList.add("tour-spot");
     if (step.panels.includes("detail")) $("detail-host").classList.add("tour-spot");
     const first = view.sections().find((s) => s.name === step.layers[step.layers.length - 1]);
-    if (first) first.section.scrollIntoView({ block: "nearest", inline: "center" });
+    if (first) bringIntoView(first.section);
+  }
+  /** The step's layer to the middle of the strip, which scrolls sideways; the page itself scrolls
+   * only on a phone (where the card is a sheet at the bottom), so the card never leaves the screen. */
+  function bringIntoView(section) {
+    const strip = $("layers");
+    const sec = section.getBoundingClientRect();
+    const box = strip.getBoundingClientRect();
+    strip.scrollLeft += sec.left + sec.width / 2 - (box.left + box.width / 2);
+    if (window.innerWidth <= 700) window.scrollTo({ top: window.scrollY + sec.top - 70 });
   }
   function showTour() {
     const i = state.get().tour;

@@ -220,9 +220,11 @@ function follow(page) {
 /**
  * Laptops and projectors: the layers' bodies get the height left between their headers and the
  * bottom of the screen, so the pad, the layers and the prediction are on one screen, presenting too
- * (a phone's page scrolls instead).  Measured again
+ * (a phone's page scrolls instead, to a compact strip).  Measured again
  * whenever what stands above the layers changes size, or the window does.
  */
+const PHONE_STRIP = 240; // px of layer body on a phone's strip (its page scrolls to it)
+
 function fitLayers(page) {
   const host = byId("layers");
   const view = page.views.layers;
@@ -230,7 +232,7 @@ function fitLayers(page) {
   const run = () => {
     queued = false;
     if (window.innerWidth <= 700) {
-      view.fitHeight(null);
+      view.fitHeight(PHONE_STRIP); // a phone: a compact strip, so the prediction leaves room beside it
       return;
     }
     const tallest = (selector) =>

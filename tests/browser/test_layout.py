@@ -8,9 +8,19 @@ so the whole battery costs a few page loads.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from test_layer_view import api
+
+OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+
+
+def shot(page, name):
+    """The screen as the user sees it (the viewport), under test-output/screenshots/."""
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUTPUT / f"{name}.png"))
 
 DESKTOP = [(1024, 768), (1280, 800), (1366, 768), (1920, 1080), (2560, 1440)]
 TOUCH = [(820, 1180), (390, 844)]
@@ -48,12 +58,12 @@ def no_overlap(g):
             assert w <= 1 or h <= 1, f"{a} and {b} overlap by {w:.0f}×{h:.0f} px"
 
 
-def sweep(page, sizes, screenshot, state, check):
+def sweep(page, sizes, state, check):
     for w, h in sizes:
         page.set_viewport_size({"width": w, "height": h})
         settle(page)
         g = page.evaluate(GEOMETRY)
-        screenshot(f"layout-{state}-{w}x{h}", full_page=False)
+        shot(page, f"layout-{state}-{w}x{h}")
         assert g["scrollWidth"] <= w, f"{state} at {w}×{h}: the page is {g['scrollWidth']} px wide"
         check(g, (w, h))
 
@@ -72,17 +82,17 @@ def laptop_first_screen(g, size):
     assert g["layers"]["top"] < g["height"] - 200, f"the layers start at y = {g['layers']['top']:.0f}"
 
 
-def test_layer_view_initial_and_drawn(new_context, live_server, three, screenshot):
+def test_layer_view_initial_and_drawn(new_context, live_server, three):
     page = new_context().new_page()
     page.goto(live_server + "/")
     settle(page)
-    sweep(page, DESKTOP, screenshot, "initial", lambda g, s: (no_overlap(g), s[0] >= 1280 and laptop_first_screen(g, s)))
+    sweep(page, DESKTOP, "initial", lambda g, s: (no_overlap(g), s[0] >= 1280 and laptop_first_screen(g, s)))
     page.goto(f"{live_server}/#sample={three}")
     page.wait_for_function(f"() => window.__convscope.state.get().input.sampleId === {three}")
-    sweep(page, DESKTOP, screenshot, "drawn", lambda g, s: (no_overlap(g), s[0] >= 1280 and laptop_first_screen(g, s)))
+    sweep(page, DESKTOP, "drawn", lambda g, s: (no_overlap(g), s[0] >= 1280 and laptop_first_screen(g, s)))
 
 
-def test_touch_screens_stack_into_one_strip(new_context, live_server, three, screenshot):
+def test_touch_screens_stack_into_one_strip(new_context, live_server, three):
     page = new_context(viewport={"width": 820, "height": 1180}, has_touch=True, is_mobile=True).new_page()
     page.goto(f"{live_server}/#sample={three}")
     settle(page)
@@ -95,14 +105,14 @@ def test_touch_screens_stack_into_one_strip(new_context, live_server, three, scr
         strip = page.evaluate("() => { const s = document.getElementById('layers'); return [s.scrollWidth, s.clientWidth]; }")
         assert strip[0] > strip[1], "LeNet's layers are wider than a tablet: the strip should scroll"
         assert g["prediction"]["right"] <= size[0] and g["prediction"]["left"] >= g["layers"]["left"]
-    sweep(page, TOUCH, screenshot, "touch", check)
+    sweep(page, TOUCH, "touch", check)
     # a tap pins the unit under the finger
-    tile = page.locator('canvas.tile[data-layer="conv1"][data-channel="2"]')
+    tile = page.locator('canvas.tile[data-layer="conv1"][data-channel="0"]')
     tile.scroll_into_view_if_needed()
     box = tile.bounding_box()
     page.touchscreen.tap(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
     page.wait_for_function("() => document.getElementById('detail').dataset.layer === 'conv1'")
-    assert page.locator("#detail").get_attribute("data-channel") == "2"
+    assert page.locator("#detail").get_attribute("data-channel") == "0"
     # the strip scrolled to its end keeps the prediction in view
     page.evaluate("() => { const s = document.getElementById('layers'); s.scrollLeft = s.scrollWidth; }")
     page.evaluate("() => { const s = document.getElementById('layers'); s.scrollLeft = 0; }")
@@ -110,7 +120,7 @@ def test_touch_screens_stack_into_one_strip(new_context, live_server, three, scr
     assert g["prediction"]["right"] <= g["width"], "the prediction left the screen when the strip scrolled back"
 
 
-def test_pinning_never_moves_what_the_user_looks_at(new_context, live_server, three, screenshot):
+def test_pinning_never_moves_what_the_user_looks_at(new_context, live_server, three):
     page = new_context().new_page()
     page.goto(f"{live_server}/#sample={three}")
     settle(page)
@@ -134,18 +144,18 @@ def test_pinning_never_moves_what_the_user_looks_at(new_context, live_server, th
             const eq = document.querySelector('#detail .equation').getBoundingClientRect();
             return [eq.top - host.top, eq.bottom <= host.bottom]; }""")
         assert first[1], f"the pinned unit's result is below the fold of its panel at {w}×{h}"
-        screenshot(f"layout-pinned-conv2-{w}x{h}", full_page=False)
+        shot(page, f"layout-pinned-conv2-{w}x{h}")
 
 
-def test_tour_card_stays_on_screen(new_context, live_server, three, screenshot):
+def test_tour_card_stays_on_screen(new_context, live_server, three):
     for sizes, options in ((DESKTOP, {}), (TOUCH, {"has_touch": True, "is_mobile": True})):
         page = new_context(viewport={"width": sizes[0][0], "height": sizes[0][1]}, **options).new_page()
         page.goto(f"{live_server}/#sample={three}&tour=6")
         page.wait_for_function("() => document.getElementById('tour') && !document.getElementById('tour').hidden")
-        sweep(page, sizes, screenshot, "tour6", lambda g, s: inside(g["tour"], g, "the tour's card"))
+        sweep(page, sizes, "tour6", lambda g, s: inside(g["tour"], g, "the tour's card"))
 
 
-def test_presentation_fits_a_projector(new_context, live_server, three, screenshot):
+def test_presentation_fits_a_projector(new_context, live_server, three):
     page = new_context().new_page()
     page.goto(f"{live_server}/#sample={three}&present=1")
     settle(page)
@@ -155,21 +165,23 @@ def test_presentation_fits_a_projector(new_context, live_server, three, screensh
         inside(g["pad"], g, "the drawing pad")
         inside(g["prediction"], g, "the predicted digit")
         inside(g["seen"], g, "what the network sees")
-    sweep(page, [(1024, 768), (1366, 768), (1920, 1080)], screenshot, "present", check)
+    sweep(page, [(1024, 768), (1366, 768), (1920, 1080)], "present", check)
 
 
-def test_lab_hovered_pixel_and_its_arithmetic_together(new_context, live_server, screenshot):
+def test_lab_hovered_pixel_and_its_arithmetic_together(new_context, live_server):
     page = new_context().new_page()
     page.goto(f"{live_server}/kernels#src=builtin:shapes&k=sobel_x")
     page.wait_for_selector("body[data-lab='ready']")
     for w, h in DESKTOP + TOUCH:
         page.set_viewport_size({"width": w, "height": h})
-        page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        # the canvases are drawn again at the new width once the window stops resizing
+        page.wait_for_selector(f"body[data-lab-width='{w}']", timeout=5_000)
         out = page.locator("#output-view canvas.layer-base")
         out.scroll_into_view_if_needed()
         box = out.bounding_box()
         assert box["width"] > 100, f"the feature map collapsed to {box['width']:.0f} px at {w}×{h}"
-        page.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.4)
+        page.mouse.move(1, 1)               # away first: a move to the same point fires no event
+        page.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.4, steps=2)
         page.wait_for_function("() => document.querySelector('#arithmetic .arith-sum')")
         assert page.evaluate("() => document.documentElement.scrollWidth") <= w
         if w >= 1024:
@@ -177,4 +189,4 @@ def test_lab_hovered_pixel_and_its_arithmetic_together(new_context, live_server,
             box = out.bounding_box()
             for what, b in (("the feature map", box), ("the pixel's arithmetic", arith)):
                 assert b["y"] < h - 120 and b["y"] + min(b["height"], 120) > 0, f"{what} is off screen at {w}×{h}: {b}"
-        screenshot(f"layout-lab-hovered-{w}x{h}", full_page=False)
+        shot(page, f"layout-lab-hovered-{w}x{h}")

@@ -193,6 +193,18 @@ async function start() {
   applyPresent(); // …and change({})
 }
 
+// the canvases are sized to their columns when drawn: a resized window (a phone turned, a projector
+// plugged in) draws the last answer again at the new width
+let resizeTimer = null;
+window.addEventListener("resize", () => {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(() => {
+    const body = data.get().response;
+    if (body) render(body);
+    document.body.dataset.labWidth = String(window.innerWidth); // drawn for this width (the tests wait)
+  }, 120);
+});
+
 window.addEventListener("hashchange", () => {
   const { state: next } = fromLink();
   if (toHash(next) !== toHash(state.get())) change(next);
