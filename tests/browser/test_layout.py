@@ -190,3 +190,39 @@ def test_lab_hovered_pixel_and_its_arithmetic_together(new_context, live_server)
             for what, b in (("the feature map", box), ("the pixel's arithmetic", arith)):
                 assert b["y"] < h - 120 and b["y"] + min(b["height"], 120) > 0, f"{what} is off screen at {w}×{h}: {b}"
         shot(page, f"layout-lab-hovered-{w}x{h}")
+
+
+CLIPPED = """(sel) => [...document.querySelectorAll(sel)].filter((e) => e.scrollWidth > e.clientWidth + 0.5)
+    .map((e) => `${e.tagName}.${e.className} "${e.value || e.textContent}"`)"""
+
+
+def test_no_clipped_text(new_context, live_server, three):
+    """Long 5×5 weights in the lab's kernel cells and arithmetic, the steps strip's captions, the
+    tour's table caption: every text fits its box (they were cut off at 1366×768)."""
+    page = new_context(viewport={"width": 1366, "height": 768}).new_page()
+    row = "-0.0054321094,0.12345678,-0.2345,0.00543,-1.5e-7"
+    page.goto(f"{live_server}/kernels#src=builtin:shapes&k=custom&kv={';'.join([row] * 5)}")
+    page.wait_for_selector("body[data-lab='ready']")
+    cells = page.locator(".kernel-grid input")
+    assert cells.count() == 25
+    assert page.evaluate(CLIPPED, ".kernel-grid input") == []
+    shown = page.evaluate("() => [...document.querySelectorAll('.kernel-grid input')].slice(0, 5).map((i) => i.value)")
+    assert float(shown[0]) == pytest.approx(-0.00543, rel=1e-3) and float(shown[4]) == pytest.approx(-1.5e-7, rel=0.05)
+    # a long number typed into a cell is shown rounded once the cell is left, in full when focused
+    cells.nth(1).fill("-0.0054321094")
+    cells.nth(1).press("Tab")
+    page.wait_for_selector("body[data-lab='ready']")
+    assert cells.nth(1).input_value() == "-0.00543" and page.evaluate(CLIPPED, ".kernel-grid input") == []
+    cells.nth(1).focus()
+    assert cells.nth(1).input_value() == "-0.0054321094"
+    assert cells.nth(1).get_attribute("title") == "-0.0054321094"
+    box = page.locator("#output-view canvas.layer-base").bounding_box()
+    page.mouse.move(box["x"] + 90, box["y"] + 90, steps=2)
+    page.wait_for_function("() => document.querySelector('#arithmetic .arith-sum')")
+    assert page.evaluate(CLIPPED, "#arithmetic .num-grid span") == []
+    page.goto(f"{live_server}/#sample={three}&steps=1&tour=1")
+    page.wait_for_function("() => document.querySelectorAll('.step figcaption').length >= 2")
+    assert page.evaluate(CLIPPED, ".step, .step figcaption") == []
+    caption = page.locator("#tour figcaption").bounding_box()
+    body = page.locator("#tour .tour-body").bounding_box()
+    assert caption["y"] + caption["height"] <= body["y"] + body["height"] + 0.5, "the tour's table caption is cut off"

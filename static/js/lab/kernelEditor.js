@@ -74,6 +74,7 @@ export function createKernelEditor(container, { onKernel }) {
 
   function buildGrid(k) {
     gridBox.style.gridTemplateColumns = `repeat(${k}, minmax(0, 1fr))`;
+    gridBox.style.setProperty("--k", String(k)); // the cells' font follows their width (lab.css)
     gridBox.className = `kernel-grid k${k}`;
     inputs = [];
     const cells = [];
@@ -87,12 +88,30 @@ export function createKernelEditor(container, { onKernel }) {
           "aria-label": `weight row ${y + 1} column ${x + 1}`,
           dataset: { y, x },
           oninput: onCell,
+          // a weight too long for its cell ("-0.0054321094" from a trained filter) is shown
+          // rounded; focused, the cell holds the full text to edit
+          onfocus: () => {
+            input.value = kernel.text[y][x];
+          },
+          onblur: () => {
+            if (!input.classList.contains("invalid")) input.value = cellText(kernel, y, x);
+          },
         });
         inputs.push(input);
         cells.push(input);
       }
     }
     gridBox.replaceChildren(...cells);
+  }
+
+  /** The text a cell shows unfocused: as typed, or rounded when it would not fit its cell. */
+  function cellText(k, y, x) {
+    const text = k.text[y][x];
+    const room = k.values.length <= 6 ? 8 : 6;
+    if (text.length <= room) return text;
+    const v = k.values[y][x];
+    const options = [3, 2, 1].flatMap((d) => [String(Number(v.toPrecision(d))), v.toExponential(d - 1)]);
+    return options.find((t) => t.length <= room) || v.toExponential(0);
   }
 
   let extra = [];
@@ -131,7 +150,7 @@ export function createKernelEditor(container, { onKernel }) {
       const y = Number(input.dataset.y);
       const x = Number(input.dataset.x);
       if (document.activeElement !== input) {
-        input.value = next.text[y][x];
+        input.value = cellText(next, y, x);
         input.classList.remove("invalid");
       }
       input.title = String(next.values[y][x]);

@@ -195,13 +195,17 @@ async function start() {
 
 // the canvases are sized to their columns when drawn: a resized window (a phone turned, a projector
 // plugged in) draws the last answer again at the new width
+// (only a new width: a height change, e.g. a full-page screenshot, leaves the animation alone)
 let resizeTimer = null;
+let drawnWidth = window.innerWidth;
 window.addEventListener("resize", () => {
   clearTimeout(resizeTimer);
   resizeTimer = setTimeout(() => {
+    if (window.innerWidth === drawnWidth) return;
+    drawnWidth = window.innerWidth;
     const body = data.get().response;
     if (body) render(body);
-    document.body.dataset.labWidth = String(window.innerWidth); // drawn for this width (the tests wait)
+    document.body.dataset.labWidth = String(drawnWidth); // drawn for this width (the tests wait)
   }, 120);
 });
 
