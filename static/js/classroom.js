@@ -19,6 +19,7 @@ import { createSummary } from "./summary.js";
 import { createFilterViewer } from "./filters.js";
 import { composeView } from "./export.js";
 import { explain } from "./arithmetic.js";
+import { layerNote } from "./layer-notes.js";
 
 const PRESENT_ZOOM = 1.5;
 
@@ -117,6 +118,62 @@ export function createClassroom({ state, data, view, inputs }) {
     if (shownStep === null || !document.getElementById("tour").contains(document.activeElement)) tour.focus();
     shownStep = i;
   }
+
+  // ---- a note beside each layer: what it does, with its numbers, and the tour step about it ----
+  const box = el("div", { class: "layer-note", id: "layer-note", role: "dialog", hidden: "" });
+  document.body.append(box);
+  let noteFor = null; // the ? button the open note belongs to
+  function closeNote() {
+    if (!noteFor) return;
+    noteFor.setAttribute("aria-expanded", "false");
+    box.hidden = true;
+    noteFor = null;
+  }
+  function openNote(name, button) {
+    if (noteFor === button) return closeNote();
+    closeNote();
+    const d = model.layers.find((l) => l.name === name);
+    const n = layerNote(d, steps, model.input_shape);
+    const close = el(
+      "button",
+      { type: "button", class: "layer-note-close", "aria-label": "Close the note" },
+      "×",
+    );
+    close.addEventListener("click", closeNote);
+    const parts = [el("h3", {}, n.title), close, ...n.paragraphs.map((t) => el("p", {}, t))];
+    if (n.tourStep !== null) {
+      const go = el(
+        "button",
+        { type: "button", class: "layer-note-tour" },
+        `Tour step ${n.tourStep + 1}: ${steps[n.tourStep].title} →`,
+      );
+      go.addEventListener("click", () => {
+        closeNote();
+        state.set({ tour: n.tourStep });
+      });
+      parts.push(go);
+    }
+    box.replaceChildren(...parts);
+    box.setAttribute("aria-label", `About ${name}`);
+    box.dataset.layer = name;
+    box.hidden = false;
+    const b = button.getBoundingClientRect();
+    const w = box.offsetWidth;
+    box.style.left = `${Math.max(8, Math.min(b.left, window.innerWidth - w - 8))}px`;
+    const below = b.bottom + 6;
+    box.style.top = `${below + box.offsetHeight <= window.innerHeight - 8 ? below : Math.max(8, b.top - box.offsetHeight - 6)}px`;
+    button.setAttribute("aria-expanded", "true");
+    noteFor = button;
+    close.focus();
+  }
+  document.addEventListener(
+    "keydown",
+    (ev) => ev.key === "Escape" && noteFor && (noteFor.focus(), closeNote()),
+  );
+  document.addEventListener("pointerdown", (ev) => {
+    if (noteFor && !box.contains(ev.target) && ev.target !== noteFor) closeNote();
+  });
+  window.addEventListener("scroll", closeNote, { passive: true });
 
   // ---- understanding the model ----
   createSummary($("summary")).update(model);
@@ -225,5 +282,6 @@ export function createClassroom({ state, data, view, inputs }) {
     },
     palette: currentPalette,
     share,
+    layerNote: openNote,
   };
 }

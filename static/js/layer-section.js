@@ -19,8 +19,14 @@ export function buildLayer(desc, prevDesc, li) {
   toggle.type = "button";
   toggle.setAttribute("aria-label", `Hide layer ${desc.name}`);
   toggle.setAttribute("aria-expanded", "true");
+  const help = el("button", "layer-help", "?");
+  help.type = "button";
+  help.setAttribute("aria-label", `What ${desc.name} does`);
+  help.setAttribute("aria-expanded", "false");
+  help.dataset.layer = desc.name;
   header.append(
     title,
+    help,
     toggle,
     el("div", "layer-shape", desc.output_shape.join("×")),
     el("div", "layer-params", desc.params ? `${desc.params.toLocaleString("en")} params` : "no params"),

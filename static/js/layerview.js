@@ -3,7 +3,8 @@
  * the softmax as a chart — with a header (name, shape, parameters, hide), a legend, pointer hover,
  * click to pin, and keyboard stepping (arrows; PageUp/PageDown change channel; Enter pins; Esc unpins).
  *
- * createLayerView(container, {model, onHover(unit|null, anchor), onPin(unit|null), onToggle(name)}) →
+ * createLayerView(container, {model, onHover(unit|null, anchor), onPin(unit|null), onToggle(name),
+ *   onHelp(name, button)}) →
  *   {update({tensors, scope, globalRange, palette, empty}), setHidden(names), setZoom(factor),
  *    fitHeight(px | null), highlight(scene),
  *    unitRect(unit), sections() → [{name, section, canvases}] in layer order}
@@ -18,7 +19,7 @@ import { el } from "./core/dom.js";
 
 export function createLayerView(
   container,
-  { model, onHover = () => {}, onPin = () => {}, onToggle = () => {} },
+  { model, onHover = () => {}, onPin = () => {}, onToggle = () => {}, onHelp = () => {} },
 ) {
   const inner = el("div", "layers-inner");
   let zoom = 1;
@@ -149,6 +150,8 @@ export function createLayerView(
   // ---- keyboard ----
   for (const e of entries) {
     e.toggle.addEventListener("click", () => onToggle(e.desc.name));
+    const help = e.section.querySelector(".layer-help");
+    help.addEventListener("click", () => onHelp(e.desc.name, help));
     // a click focuses the layer too: only keyboard focus (focus-visible) shows the cursor unit
     e.body.addEventListener("focus", () => {
       if (e.body.matches(":focus-visible")) keyHover(e);

@@ -163,6 +163,7 @@ function createViews(page) {
       onHover: (u, anchor) => page.painter.hoverUnit(u, anchor),
       onPin: (u) => state.set({ pinned: u }),
       onToggle: toggle,
+      onHelp: (name, button) => page.classroom && page.classroom.layerNote(name, button),
     }),
   };
 }

@@ -371,3 +371,34 @@ def test_the_first_visit_asks_for_everything_at_once_compressed(page, live_serve
             assert r.response().header_value("content-encoding") == "br", p
     # Plotly.js runs after the first picture, and then draws the bars
     page.wait_for_function("() => document.querySelector('.softmax-plot svg')")
+
+
+def test_each_layer_has_a_note_with_its_numbers_and_its_tour_step(page, live_server):
+    """The ? in a layer's header opens a few sentences on what the layer does, with the numbers the
+    server gives for it (filters, window, maps, parameters, receptive field), and a way into the tour."""
+    open_page(page, live_server)
+    model = api(live_server, "/api/model")
+    conv2 = next(d for d in model["layers"] if d["name"] == "conv2")
+    page.locator('.layer-help[data-layer="conv2"]').click()
+    note = page.locator("#layer-note")
+    text = note.inner_text()
+    c_out, h, w = conv2["output_shape"]
+    kh, kw = conv2["window"]["kernel"]
+    rf = conv2["receptive_field"]["size"]
+    for words in (f"{c_out} filters", f"{kh}×{kw} window", f"all {conv2['input_shape'][0]} input maps",
+                  f"{c_out} maps of {h}×{w}", f"{conv2['params']:,} learned parameters", f"{rf[0]}×{rf[1]} patch"):
+        assert words in text, f"missing {words!r}: {text}"
+    assert page.locator('.layer-help[data-layer="conv2"]').get_attribute("aria-expanded") == "true"
+    box = note.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= page.viewport_size["width"]
+    # its tour step opens the tour there
+    note.locator(".layer-note-tour").click()
+    page.wait_for_function("() => document.getElementById('tour') && document.getElementById('tour').dataset.stepId === 'conv2'")
+    assert note.is_hidden()
+    page.keyboard.press("Escape")
+    # every layer has one; Escape closes it
+    assert page.locator(".layer-help").count() == len(model["layers"])
+    page.locator('.layer-help[data-layer="pool1"]').click()
+    assert "the largest value of a 2×2 window" in note.inner_text()
+    page.keyboard.press("Escape")
+    assert note.is_hidden()
