@@ -226,3 +226,34 @@ def test_knob_changes_reuse_the_echoed_input(page, live_server):
     expect(page.locator("body")).to_have_attribute("data-lab", "ready")
     assert len(bodies) > 1 and bodies[-1]["echo_input"] is False and bodies[-1]["image"] == bodies[0]["image"]
     assert_panel_matches_server(hover_output(page, 40, 60))
+
+
+def test_keyboard_reaches_one_pixels_arithmetic(page, live_server):
+    """Focus the feature map and step with the arrow keys: the panel shows the pixel under the
+    keyboard's cursor, checked against the server's map (Home, arrows, Shift+arrows, Escape)."""
+    open_lab(page, live_server, "#src=sample:0&k=sobel_x")
+    overlay = page.locator("#output-view canvas.layer-overlay")
+    overlay.focus()
+    page.keyboard.press("Home")
+    panel = page.locator("#arithmetic .arith")
+    expect(panel).to_have_attribute("data-oy", "0")
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    expect(panel).to_have_attribute("data-oy", "2")
+    expect(panel).to_have_attribute("data-ox", "3")
+    assert_panel_matches_server(panel)
+    page.keyboard.press("Shift+ArrowDown")
+    page.keyboard.press("Shift+ArrowRight")
+    expect(panel).to_have_attribute("data-oy", "12")
+    expect(panel).to_have_attribute("data-ox", "13")
+    assert_panel_matches_server(panel)
+    for _ in range(5):
+        page.keyboard.press("Shift+ArrowRight")       # stops at the last column
+    rows = int(overlay.get_attribute("data-rows"))
+    cols = int(overlay.get_attribute("data-cols"))
+    expect(panel).to_have_attribute("data-ox", str(cols - 1))
+    assert rows > 12
+    page.keyboard.press("Escape")
+    expect(page.locator("#arithmetic .arith-sum")).to_have_count(0)   # the panel is back to its hint

@@ -58,11 +58,40 @@ export function createMapView(container, { title, size = 480, onHover = () => {}
     const oy = Math.floor((event.clientY - rect.top) / state.cell);
     return oy >= 0 && ox >= 0 && oy < state.H && ox < state.W ? { oy, ox } : null;
   }
-  overlay.addEventListener("mousemove", (e) => {
-    const p = pointer(e);
-    onHover(p);
+  overlay.addEventListener("pointermove", (e) => onHover(pointer(e)));
+  overlay.addEventListener("pointerdown", (e) => onHover(pointer(e))); // a tap on a touch screen
+  // a finger lifted leaves its pixel shown; a mouse leaving the map clears it
+  overlay.addEventListener("pointerleave", (e) => e.pointerType === "mouse" && onHover(null));
+
+  // the keyboard's route to one pixel: focus the map, arrows move (Shift: 10 at a time), Home goes
+  // to the first pixel, Escape lets go
+  overlay.tabIndex = 0;
+  overlay.setAttribute("role", "img");
+  overlay.setAttribute(
+    "aria-label",
+    `${title}: arrow keys move the pixel whose arithmetic is shown, Shift+arrows 10 at a time, Escape leaves it`,
+  );
+  let cursor = null;
+  overlay.addEventListener("keydown", (e) => {
+    if (!state) return;
+    const step = e.shiftKey ? 10 : 1;
+    const moves = { ArrowUp: [-step, 0], ArrowDown: [step, 0], ArrowLeft: [0, -step], ArrowRight: [0, step] };
+    if (e.key === "Escape") {
+      cursor = null;
+      onHover(null);
+      return;
+    }
+    if (e.key !== "Home" && !moves[e.key]) return;
+    e.preventDefault();
+    const [dy, dx] = moves[e.key] || [0, 0];
+    const from = e.key === "Home" || !cursor ? { oy: 0, ox: 0 } : cursor;
+    const clamp = (v, n) => Math.max(0, Math.min(n - 1, v));
+    cursor =
+      cursor && e.key !== "Home"
+        ? { oy: clamp(from.oy + dy, state.H), ox: clamp(from.ox + dx, state.W) }
+        : from;
+    onHover(cursor);
   });
-  overlay.addEventListener("mouseleave", () => onHover(null));
 
   function setChannels(C) {
     const options =
