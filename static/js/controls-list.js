@@ -11,6 +11,7 @@ export const CONTROLS = {
   brush: ".tools .brush", // the brush size slider
   undo: "#undo",
   clear: "#clear",
+  camera: "#camera, #camera-video", // the live camera input
   seen: "#seen-panel", // the 'what the network sees' panel
   shift: "#seen-panel .shift", // the shift-by-one-pixel buttons
   steps: "label.check:has(#show-steps)", // the preprocessing-steps checkbox

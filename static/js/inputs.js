@@ -3,7 +3,7 @@
  * a one-pixel shift — each turned into a body maker for the forward channel (forward.js).
  *
  * createInputs({state, data, forward, drawpad, options, onError}) →
- *   {draw(t), pickSample(id), upload(dataUrl, name), shift(dy, dx),
+ *   {draw(t), pickSample(id), upload(dataUrl, name), camera(rows), shift(dy, dx),
  *    fromLink({sample} | {label} | {code}, shift) → a problem with the link's input (text) or null,
  *    firstSample() → bool, blank(), afterResponse(job), caption() → "input: …", resubmit()}
  * resubmit() sends the current input again (e.g. the steps box changed): a shifted input sends its
@@ -59,6 +59,15 @@ export function createInputs({ state, data, forward, drawpad, options, onError }
     drawpad.wipe();
     state.set({ input: fresh("sample", { sampleId: id }) });
     submit(() => ({ image: s.image.data, ...asIs({ steps: steps() }) }));
+  }
+
+  /** A camera frame (56×56 gray rows, ink white): the live input until something else is picked. */
+  function camera(rows) {
+    if (state.get().input.source !== "camera") {
+      drawpad.wipe();
+      state.set({ input: fresh("camera") });
+    }
+    submit(() => ({ image: rows, steps: steps() }));
   }
 
   function upload(dataUrl, name = "") {
@@ -149,6 +158,7 @@ export function createInputs({ state, data, forward, drawpad, options, onError }
     if (source === "upload" && uploadName.startsWith("MNIST")) return `input: ${uploadName}${shifted}`;
     if (source === "upload") return `input: upload ${uploadName || "(an image)"}${shifted}`;
     if (source === "drawing") return `input: your drawing${shifted}`;
+    if (source === "camera") return `input: the camera, live${shifted}`;
     return "input: nothing yet (draw a digit, or pick one)";
   }
 
@@ -159,6 +169,7 @@ export function createInputs({ state, data, forward, drawpad, options, onError }
     draw,
     pickSample,
     upload,
+    camera,
     shift,
     fromLink,
     firstSample,

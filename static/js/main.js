@@ -22,6 +22,7 @@ import { createDetail } from "./detail.js";
 import { parseWeights } from "./arithmetic.js";
 import { bindControls } from "./controls.js";
 import { createClassroom } from "./classroom.js";
+import { createCamera } from "./camera.js";
 import { createExplainView } from "./explain-view.js";
 import { createEvaluationView } from "./evaluation-view.js";
 import { bindModelUpload, chosenModel, createModelPicker, snapshotOf, urlForModel } from "./core/models.js";
@@ -157,7 +158,12 @@ function createViews(page) {
         : null,
     }),
     input: createInputView(byId("seen")),
-    gallery: createGallery(byId("gallery"), { onPick: (id) => page.inputs.pickSample(id).catch(page.fail) }),
+    gallery: createGallery(byId("gallery"), {
+      onPick: (id) => {
+        if (page.camera && page.camera.running()) page.camera.stop();
+        page.inputs.pickSample(id).catch(page.fail);
+      },
+    }),
     layers: createLayerView(byId("layers"), {
       model,
       onHover: (u, anchor) => page.painter.hoverUnit(u, anchor),
@@ -315,7 +321,14 @@ async function boot() {
     onResponse: (parsed, job) => onResponse(page, parsed, job),
     onError: page.fail,
   });
-  page.drawpad = createDrawpad(byId("drawpad"), { onStroke: (kind, t) => page.inputs.draw(t) });
+  // drawing, picking a digit or uploading takes the input back from a running camera
+  const fromCamera = () => page.camera && page.camera.running() && page.camera.stop();
+  page.drawpad = createDrawpad(byId("drawpad"), {
+    onStroke: (kind, t) => {
+      fromCamera();
+      page.inputs.draw(t);
+    },
+  });
   const onError = (text) => status(text, true);
   page.inputs = createInputs({
     state,
@@ -336,7 +349,18 @@ async function boot() {
     byId("pad-title").textContent = "Draw a piece of clothing";
   }
   page.painter = createPainter({ state, data, views: page.views, palette: () => page.classroom.palette() });
-  bindControls({ state, drawpad: page.drawpad, shift: page.inputs.shift, upload: page.inputs.upload });
+  const upload = (url, name) => {
+    fromCamera();
+    page.inputs.upload(url, name);
+  };
+  bindControls({ state, drawpad: page.drawpad, shift: page.inputs.shift, upload });
+  page.camera = createCamera({
+    button: byId("camera"),
+    video: byId("camera-video"),
+    busy: page.forward.busy,
+    onFrame: (rows) => page.inputs.camera(rows),
+    onError: onError,
+  });
   createEvaluation(page);
   follow(page);
   page.classroom = createClassroom({ state, data, view: page.views.layers, inputs: page.inputs });
