@@ -24,6 +24,7 @@ export const CONTROLS = {
   tour: "#tour-start",
   export: "#export-png, #export-json",
   link: "#share", // the copy-link button
+  compare: "#compare-details", // before and after the shift
   summary: "#summary-details", // the architecture summary
   filters: "#filters-details", // the filter viewer
   nav: ".site-nav", // the links to the other page

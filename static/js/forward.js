@@ -40,7 +40,7 @@ export function createForward({ state, data, options, onResponse, onError }) {
   /** An unshifted input is what later shifts move (its preprocessing steps stay on show while
    * shifted); a drawing's is also the link's code. */
   function keepUnshifted(parsed, r) {
-    data.set({ base: parsed.input, baseSteps: parsed.steps });
+    data.set({ base: parsed.input, baseSteps: parsed.steps, baseTensors: parsed.list });
     const s = state.get();
     const gray = parsed.input.C === 1;
     if ((s.input.source === "drawing" || s.input.source === "upload") && !r.empty && gray) {

@@ -25,6 +25,7 @@ import { createClassroom } from "./classroom.js";
 import { createCamera } from "./camera.js";
 import { createExplainView } from "./explain-view.js";
 import { createEvaluationView } from "./evaluation-view.js";
+import { createCompareView } from "./compare-view.js";
 import { bindModelUpload, chosenModel, createModelPicker, snapshotOf, urlForModel } from "./core/models.js";
 
 const query = new URLSearchParams(location.search);
@@ -42,6 +43,7 @@ const data = createStore(
     response: null, // the last /api/forward response, as sent
     tensors: null, // …decoded, in layer order
     base: null, // the last unshifted network input: shifts apply to it
+    baseTensors: null, // …and its layers (the compare panel's "before")
     baseSteps: [], // …and its preprocessing steps (shown while it is shifted)
     hover: null,
     linkProblems: undefined,
@@ -301,9 +303,30 @@ function createEvaluation(page) {
   details.addEventListener("toggle", () => details.open && view.open());
 }
 
+/** "Before and after the shift": drawn while open, from the unshifted input's layers and the current ones. */
+function createCompare(page) {
+  const details = byId("compare-details");
+  const view = createCompareView(byId("compare"), { model: data.get().model });
+  const show = () => {
+    if (!details.open) return;
+    const { tensors, baseTensors } = data.get();
+    const shift = state.get().input.shift;
+    const shifted = (shift[0] || shift[1]) && baseTensors && tensors;
+    view.update({
+      before: shifted ? baseTensors : null,
+      after: tensors,
+      shift,
+      palette: page.classroom.palette(),
+    });
+  };
+  details.addEventListener("toggle", show);
+  return { show };
+}
+
 function onResponse(page, parsed, job) {
   const r = data.get().response;
   page.explain.show(parsed.input);
+  if (page.compare) page.compare.show();
   const split = page.painter.showResponse(parsed, r, job);
   page.classroom.rendered();
   page.inputs.afterResponse(job);
@@ -362,6 +385,7 @@ async function boot() {
     onError: onError,
   });
   createEvaluation(page);
+  page.compare = createCompare(page);
   follow(page);
   page.classroom = createClassroom({ state, data, view: page.views.layers, inputs: page.inputs });
   const { drawpad, classroom } = page;

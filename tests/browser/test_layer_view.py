@@ -466,3 +466,40 @@ def test_camera_feeds_the_network_latest_only_and_says_when_refused(browser, liv
         ctx.close()
     finally:
         fake.close()
+
+
+def test_compare_before_and_after_a_shift(page, live_server):
+    """The translation demo side by side: after a shift, the panel shows the chosen layer's maps
+    before, after and their difference, and each layer's relative change, against two forward
+    passes computed by the server itself."""
+    open_page(page, live_server)
+    sid = api(live_server, "/api/samples")["samples"][4]["id"]
+    load_sample(page, sid)
+    page.locator("#compare-details summary").click()
+    assert "Shift the input" in page.locator("#compare").inner_text()
+    page.locator("#seen-title").click()
+    for key in ("ArrowRight", "ArrowRight", "ArrowDown"):
+        n = rendered(page)
+        page.keyboard.press(key)
+        settle(page, n)
+    page.wait_for_function("() => document.getElementById('compare').dataset.ready === 'true'")
+    image = np.array(api(live_server, f"/api/samples/{sid}")["image"]["data"], dtype=np.float32)
+    before = np.pad(image, 2)
+    after = np.zeros_like(before)
+    after[1:, 2:] = before[:-1, :-2]
+    fb = api(live_server, "/api/forward", {"image": before.tolist(), "preprocess": "none"})
+    fa = api(live_server, "/api/forward", {"image": after.tolist(), "preprocess": "none"})
+    rows = page.evaluate("""() => [...document.querySelectorAll('#compare .compare-changes tr[data-layer]')]
+        .map((tr) => [tr.dataset.layer, Number(tr.dataset.change)])""")
+    assert len(rows) == 1 + len(fb["layers"])            # the input, then every layer
+    for (name, change), lb, la in zip(rows, [fb["input"], *fb["layers"]], [fa["input"], *fa["layers"]]):
+        b, a = np.asarray(lb["data"], np.float64), np.asarray(la["data"], np.float64)
+        assert name == lb.get("name", "input")
+        expected = np.linalg.norm(a - b) / np.linalg.norm(b)
+        assert change == pytest.approx(expected, rel=1e-4, abs=1e-6), name
+    tiles = page.locator("#compare .compare-row")
+    assert [tiles.nth(i).get_attribute("data-row") for i in range(3)] == ["before", "after", "after − before"]
+    assert page.locator('#compare .compare-row[data-row="before"] canvas').count() == 6   # conv1's maps
+    words = page.locator("#compare .compare-words").inner_text()
+    assert "Shifted 1 row and 2 columns" in words
+    assert f"before: {fb['prediction']['label']}" in words and f"after: {fa['prediction']['label']}" in words
