@@ -6,7 +6,7 @@
  * createLayerView(container, {model, onHover(unit|null, anchor), onPin(unit|null), onToggle(name),
  *   onHelp(name, button)}) →
  *   {update({tensors, scope, globalRange, palette, empty}), setHidden(names), setZoom(factor),
- *    fitHeight(px | null), highlight(scene),
+ *    fitHeight(px | null), paintUpTo(name, c, count), highlight(scene),
  *    unitRect(unit), sections() → [{name, section, canvases}] in layer order}
  * scene (in units): {target, sources: [{unit, strength?}], windows: [{layer, c, top, left, h, w}],
  *   winner: unit|null, rf: {top, left, height, width}|null}
@@ -24,6 +24,7 @@ export function createLayerView(
   const inner = el("div", "layers-inner");
   let zoom = 1;
   let maxH = Infinity;
+  let last = null; // the last update's arguments (paintUpTo repaints one map with them)
   container.append(inner);
   const byLayerName = new Map(model.layers.map((d) => [d.name, d]));
   const entries = model.layers.map((d, i) => buildLayer(d, byLayerName.get(d.inputs[0]), i));
@@ -198,8 +199,25 @@ export function createLayerView(
   }
 
   return {
+    /** Repaint map `c` of a layer with only its first `count` units (raster order): the conv
+     * player's map filling in; the rest is blank paper until the next update. */
+    paintUpTo(name, c, count) {
+      const e = byName.get(name);
+      if (!e || e.lay.type !== "maps" || !last) return;
+      const t = last.tensors[e.li];
+      const cv = e.canvases[c];
+      paintMap(cv, t, c, last.scope, last.globalRange, last.palette, last.opts);
+      const ctx = cv.getContext("2d");
+      const k = Math.max(0, Math.min(count, t.H * t.W));
+      const y = Math.floor(k / t.W),
+        x = k % t.W;
+      ctx.fillStyle = "#fff"; // one canvas pixel per unit: the units not reached yet, as paper
+      ctx.fillRect(x, y, t.W - x, y < t.H ? 1 : 0);
+      ctx.fillRect(0, y + 1, t.W, t.H - y - 1);
+    },
     update({ tensors, scope, globalRange, palette = "classic", empty = false }) {
       const opts = { flat: empty };
+      last = { tensors, scope, globalRange, palette, opts };
       container.dataset.empty = String(empty);
       emptyNote.hidden = !empty;
       for (const e of entries) {

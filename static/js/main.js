@@ -23,6 +23,7 @@ import { parseWeights } from "./arithmetic.js";
 import { bindControls } from "./controls.js";
 import { createClassroom } from "./classroom.js";
 import { createCamera } from "./camera.js";
+import { createConvPlayer } from "./conv-player.js";
 import { createExplainView } from "./explain-view.js";
 import { createEvaluationView } from "./evaluation-view.js";
 import { createCompareView } from "./compare-view.js";
@@ -216,6 +217,7 @@ function follow(page) {
     if (has("pinned")) {
       painter.drawDetail();
       painter.drawHover();
+      page.player.sync();
     }
     if (has("showSteps")) page.inputs.resubmit();
     if (has("tool", "brush")) drawpad.update({ tool: s.tool, brush: s.brush });
@@ -328,6 +330,7 @@ function onResponse(page, parsed, job) {
   page.explain.show(parsed.input);
   if (page.compare) page.compare.show();
   const split = page.painter.showResponse(parsed, r, job);
+  page.player.redraw();
   page.classroom.rendered();
   page.inputs.afterResponse(job);
   status(r.empty ? "" : `server ${r.timing_ms ? r.timing_ms.total.toFixed(1) : "?"} ms`);
@@ -372,6 +375,13 @@ async function boot() {
     byId("pad-title").textContent = "Draw a piece of clothing";
   }
   page.painter = createPainter({ state, data, views: page.views, palette: () => page.classroom.palette() });
+  page.player = createConvPlayer({
+    host: byId("detail-host"),
+    state,
+    data,
+    view: page.views.layers,
+    painter: page.painter,
+  });
   const upload = (url, name) => {
     fromCamera();
     page.inputs.upload(url, name);

@@ -503,3 +503,44 @@ def test_compare_before_and_after_a_shift(page, live_server):
     words = page.locator("#compare .compare-words").inner_text()
     assert "Shifted 1 row and 2 columns" in words
     assert f"before: {fb['prediction']['label']}" in words and f"after: {fa['prediction']['label']}" in words
+
+
+def test_play_a_conv_units_window_over_its_map(page, live_server):
+    """Pin a conv2 unit and play it: Step moves the pinned unit (and its arithmetic) along its map in
+    raster order, the map fills in up to it (the rest blank paper), Play runs to the last position
+    with the server's value there, Stop shows the whole map again."""
+    sid = api(live_server, "/api/samples")["samples"][2]["id"]
+    page.goto(f"{live_server}/#sample={sid}&pin=conv2:3:4:4")
+    page.wait_for_function(READY, timeout=30_000)
+    settle(page, 0)
+    bar = page.locator(".conv-player")
+    assert bar.is_visible()
+    pixels = """() => { const cv = document.querySelector('canvas.tile[data-layer="conv2"][data-channel="3"]');
+        return Array.from(cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data); }"""
+    full = page.evaluate(pixels)
+    detail = page.locator("#detail")
+    step = bar.get_by_role("button", name="Step ▸")
+    for _ in range(4):
+        step.click()
+    page.wait_for_function("() => document.getElementById('detail').dataset.x === '3'")
+    assert (detail.get_attribute("data-y"), detail.get_attribute("data-x")) == ("0", "3")
+    part = page.evaluate(pixels)
+    n = 4 * 4                                   # 4 units shown, 4 bytes each
+    assert part[:n] == full[:n]
+    assert all(v == 255 for v in part[n:]), "the rest of the map is blank until the window gets there"
+    assert bar.locator(".conv-where").inner_text() == "position 4 of 100: row 0, col 3"
+    page.select_option('.conv-player select[aria-label="animation speed"]', "400")
+    bar.get_by_role("button", name="▶ Play").click()
+    page.wait_for_function("() => document.getElementById('detail').dataset.y === '9'"
+                           " && document.getElementById('detail').dataset.x === '9'", timeout=10_000)
+    image = api(live_server, f"/api/samples/{sid}")["image"]["data"]
+    direct = api(live_server, "/api/forward", {"image": image, "preprocess": "none"})
+    conv2 = next(x for x in direct["layers"] if x["name"] == "conv2")
+    assert float(detail.get_attribute("data-value")) == pytest.approx(conv2["data"][3][9][9], abs=1e-6)
+    assert page.evaluate(pixels) == full       # every position reached: the whole map again
+    bar.get_by_role("button", name="■ Stop").click()
+    assert page.evaluate(pixels) == full
+    # pinning another layer's unit hides the player
+    page.locator('canvas.tile[data-layer="pool1"][data-channel="0"]').click()
+    page.wait_for_function("() => document.getElementById('detail').dataset.layer === 'pool1'")
+    assert bar.is_hidden()
