@@ -476,6 +476,7 @@ def test_compare_before_and_after_a_shift(page, live_server):
     sid = api(live_server, "/api/samples")["samples"][4]["id"]
     load_sample(page, sid)
     page.locator("#compare-details summary").click()
+    page.wait_for_function("() => document.getElementById('compare').dataset.ready === 'false'")
     assert "Shift the input" in page.locator("#compare").inner_text()
     page.locator("#seen-title").click()
     for key in ("ArrowRight", "ArrowRight", "ArrowDown"):

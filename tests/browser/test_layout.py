@@ -113,6 +113,21 @@ def test_touch_screens_stack_into_one_strip(new_context, live_server, three):
     page.touchscreen.tap(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
     page.wait_for_function("() => document.getElementById('detail').dataset.layer === 'conv1'")
     assert page.locator("#detail").get_attribute("data-channel") == "0"
+    # a finger draws on the pad (touch events, as a phone sends them): a stroke reaches the network
+    pad = page.locator("#drawpad canvas")
+    pad.scroll_into_view_if_needed()
+    box = pad.bounding_box()
+    n = page.evaluate("() => window.__convscope.rendered")
+    cdp = page.context.new_cdp_session(page)
+    points = [(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * (0.15 + 0.07 * i)) for i in range(11)]
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": points[0][0], "y": points[0][1]}]})
+    for x, y in points[1:]:
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    page.wait_for_function("(n) => window.__convscope.rendered > n && !window.__convscope.busy()"
+                           " && window.__convscope.state.get().input.source === 'drawing'", arg=n)
+    assert not page.evaluate("() => window.__convscope.drawpad.isBlank()"), "the finger's stroke is not on the pad"
+    assert page.evaluate("() => window.scrollX") == 0, "drawing scrolled the page sideways"
     # the strip scrolled to its end keeps the prediction in view
     page.evaluate("() => { const s = document.getElementById('layers'); s.scrollLeft = s.scrollWidth; }")
     page.evaluate("() => { const s = document.getElementById('layers'); s.scrollLeft = 0; }")
