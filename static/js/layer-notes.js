@@ -43,10 +43,12 @@ function windowWords(win) {
   return parts.join(", ");
 }
 
+// in words that hold for every palette (classic, projector, colour-blind safe): the legend names the colours
 const COLOURS = {
   diverging:
-    "Colours: blue below zero, red above, white at zero; each layer is scaled to its own range unless the Colour range menu says otherwise.",
-  sequential: "Colours: white is zero and darker orange is larger (no value here is below zero).",
+    "Colours: a two-sided scale (the legend under the layer): zero in the middle, negative values on one side, positive on the other; each layer is scaled to its own range unless the Colour range menu says otherwise.",
+  sequential:
+    "Colours: a one-sided scale (the legend under the layer) that starts at zero, since no value here is below zero; the further along the scale, the larger.",
   gray: "Colours: black is 0, white is 1, as the network receives the image.",
 };
 
