@@ -82,8 +82,11 @@ def sample(pid: int) -> dict[int, tuple[float, int]]:
 
 
 async def watch(pid: int, every: float, stop_at: float, samples: list):
+    t0 = time.perf_counter()
     while time.perf_counter() < stop_at:
-        samples.append((time.perf_counter(), sample(pid)))
+        smp = sample(pid)
+        samples.append((time.perf_counter(), smp))
+        print(f"  {time.perf_counter() - t0:6.0f} s: resident MiB {[round(v[0], 1) for v in smp.values()]}", flush=True)
         await asyncio.sleep(every)
     samples.append((time.perf_counter(), sample(pid)))
 
@@ -94,7 +97,11 @@ async def soak(args, port, pid, bodies, gallery_body, lab_body):
     t0 = time.perf_counter()
     load = asyncio.ensure_future(lecture(args, port, bodies, gallery_body, lab_body))
     await watch(pid, args.every, t0 + args.warmup + args.duration + 0.2, samples)
-    return await load, samples, t0
+    try:   # a request still unanswered 30 s after the load stopped is a failure, not a wait forever
+        return await asyncio.wait_for(load, 30), samples, t0
+    except asyncio.TimeoutError:
+        print("the load did not finish 30 s after its end: a request was never answered")
+        return {"latency": [], "gallery": [], "lab": [], "errors": ["unanswered request"]}, samples, t0
 
 
 def main(argv=None) -> int:

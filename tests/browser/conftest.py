@@ -14,8 +14,10 @@ from urllib.parse import urlparse
 
 import pytest
 
+# a fake camera (a moving test pattern) that asks nobody: only a page that requests the camera sees it
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"]
+                 "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync",
+                 "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 

@@ -405,67 +405,58 @@ def test_each_layer_has_a_note_with_its_numbers_and_its_tour_step(page, live_ser
     assert note.is_hidden()
 
 
-def test_camera_feeds_the_network_latest_only_and_says_when_refused(browser, live_server):
-    """Chromium's fake camera (a moving test pattern) as the input: frames go out one at a time,
-    each only after the last answer, the caption says so, and drawing takes the input back.  A page
-    without camera access says why in words."""
-    import os
-    import shutil
-    fake = browser.browser_type.launch(
-        executable_path=os.environ.get("CONVSCOPE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium",
-        args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-              "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
-    try:
-        ctx = fake.new_context(viewport={"width": 1366, "height": 768}, permissions=["camera"])
-        page = ctx.new_page()
-        errors = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        in_flight = {"now": 0, "most": 0, "sent": 0}
+def test_camera_feeds_the_network_latest_only_and_says_when_refused(new_context, live_server):
+    """Chromium's fake camera (a moving test pattern, conftest's launch flags) as the input: frames
+    go out one at a time, each only after the last answer, the caption says so, and drawing takes the
+    input back.  A page without camera access says why in words."""
+    ctx = new_context(viewport={"width": 1366, "height": 768}, permissions=["camera"])
+    page = ctx.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    in_flight = {"now": 0, "most": 0, "sent": 0}
 
-        def on_request(r):
-            if r.url.endswith("/api/forward"):
-                in_flight["now"] += 1
-                in_flight["sent"] += 1
-                in_flight["most"] = max(in_flight["most"], in_flight["now"])
+    def on_request(r):
+        if r.url.endswith("/api/forward"):
+            in_flight["now"] += 1
+            in_flight["sent"] += 1
+            in_flight["most"] = max(in_flight["most"], in_flight["now"])
 
-        def on_done(r):
-            if r.url.endswith("/api/forward"):
-                in_flight["now"] -= 1
-        page.on("request", on_request)
-        page.on("requestfinished", on_done)
-        page.on("requestfailed", on_done)
-        open_page(page, live_server)
-        before = rendered(page)
-        page.locator("#camera").click()
-        page.wait_for_function("(n) => window.__convscope.rendered >= n + 4", arg=before, timeout=30_000)
-        assert page.evaluate("() => window.__convscope.state.get().input.source") == "camera"
-        assert page.locator("#input-source").inner_text() == "input: the camera, live"
-        assert page.locator("#camera").get_attribute("aria-pressed") == "true"
-        assert page.locator("#camera-video").is_visible()
-        assert in_flight["most"] == 1, "a frame was sent while the last one was still on its way"
-        # what the server drew is a 56×56 frame it was sent: the network input is its preprocessing
-        assert np.asarray(last_forward(page)["input"]["data"]).shape == (1, 32, 32)
-        # a stroke on the pad takes the input back and stops the camera
-        draw(page, STROKES[1])
-        assert page.evaluate("() => window.__convscope.state.get().input.source") == "drawing"
-        assert page.locator("#camera").get_attribute("aria-pressed") == "false"
-        n = in_flight["sent"]
-        page.wait_for_timeout(400)
-        assert in_flight["sent"] == n, "frames kept coming after the camera stopped"
-        assert not errors, errors
-        ctx.close()
-        # a page that has no camera access says why, in words
-        ctx = fake.new_context(viewport={"width": 1366, "height": 768})
-        ctx.add_init_script("Object.defineProperty(navigator, 'mediaDevices', {value: undefined})")
-        page = ctx.new_page()
-        open_page(page, live_server)
-        page.locator("#camera").click()
-        page.wait_for_function("() => document.getElementById('status').textContent.includes('camera')")
-        assert "getUserMedia is missing" in page.locator("#status").inner_text()
-        assert page.locator("#camera").get_attribute("aria-pressed") == "false"
-        ctx.close()
-    finally:
-        fake.close()
+    def on_done(r):
+        if r.url.endswith("/api/forward"):
+            in_flight["now"] -= 1
+    page.on("request", on_request)
+    page.on("requestfinished", on_done)
+    page.on("requestfailed", on_done)
+    open_page(page, live_server)
+    before = rendered(page)
+    page.locator("#camera").click()
+    page.wait_for_function("(n) => window.__convscope.rendered >= n + 4", arg=before, timeout=30_000)
+    assert page.evaluate("() => window.__convscope.state.get().input.source") == "camera"
+    assert page.locator("#input-source").inner_text() == "input: the camera, live"
+    assert page.locator("#camera").get_attribute("aria-pressed") == "true"
+    assert page.locator("#camera-video").is_visible()
+    assert in_flight["most"] == 1, "a frame was sent while the last one was still on its way"
+    # what the server drew is a 56×56 frame it was sent: the network input is its preprocessing
+    assert np.asarray(last_forward(page)["input"]["data"]).shape == (1, 32, 32)
+    # a stroke on the pad takes the input back and stops the camera
+    draw(page, STROKES[1])
+    assert page.evaluate("() => window.__convscope.state.get().input.source") == "drawing"
+    assert page.locator("#camera").get_attribute("aria-pressed") == "false"
+    n = in_flight["sent"]
+    page.wait_for_timeout(400)
+    assert in_flight["sent"] == n, "frames kept coming after the camera stopped"
+    assert not errors, errors
+    ctx.close()
+    # a page that has no camera access says why, in words
+    ctx = new_context(viewport={"width": 1366, "height": 768})
+    ctx.add_init_script("Object.defineProperty(navigator, 'mediaDevices', {value: undefined})")
+    page = ctx.new_page()
+    open_page(page, live_server)
+    page.locator("#camera").click()
+    page.wait_for_function("() => document.getElementById('status').textContent.includes('camera')")
+    assert "getUserMedia is missing" in page.locator("#status").inner_text()
+    assert page.locator("#camera").get_attribute("aria-pressed") == "false"
+    ctx.close()
 
 
 def test_compare_before_and_after_a_shift(page, live_server):
