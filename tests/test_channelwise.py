@@ -40,7 +40,7 @@ def test_channel_steps_match_twin(p):
                                channel_steps_backward_ref(dy, codes, values), rtol=1e-5, atol=1e-6)
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(p=steps, n=st.integers(1, 4))
 def test_channel_steps_batch_is_per_image(p, n):
     x, codes, values = _steps(p)

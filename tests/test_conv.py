@@ -86,7 +86,7 @@ def test_conv2d_backward_matches_twin(p):
     assert np.all(dw[mask == 0] == 0), "masked pairs must get exactly zero weight gradient"
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=12, deadline=None)
 @given(hyper, st.integers(1, 20))
 def test_batch_variants_match_twin(p, n):
     x, w, b, mask, geo = _run_forward_and_backward(p, n)

@@ -68,7 +68,7 @@ def test_pool_backwards_match_twins(p):
            "l2 backward")
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(hyper, st.integers(1, 9))
 def test_batch_variants_match_single(p, n):
     x = _input(p, n)
