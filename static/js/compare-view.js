@@ -10,6 +10,7 @@
  */
 import { el } from "./core/dom.js";
 import { paintMap } from "./tiles.js";
+import { ranges } from "./core/tensor.js";
 
 /** ‖after − before‖ / ‖before‖ per layer (0 when both are zero), in layer order. */
 export function layerChanges(before, after) {
@@ -28,20 +29,9 @@ export function layerChanges(before, after) {
 
 /** The tensor after − before, with its ranges, on a diverging scale (it is signed). */
 export function difference(before, after) {
-  const data = new Float32Array(before.data.length);
+  const data = after.data.map((v, i) => v - before.data[i]);
   const { C, H, W } = before;
-  const chMin = new Float32Array(C).fill(Infinity);
-  const chMax = new Float32Array(C).fill(-Infinity);
-  for (let c = 0; c < C; c++) {
-    for (let i = c * H * W; i < (c + 1) * H * W; i++) {
-      const v = after.data[i] - before.data[i];
-      data[i] = v;
-      if (v < chMin[c]) chMin[c] = v;
-      if (v > chMax[c]) chMax[c] = v;
-    }
-  }
-  const min = Math.min(...chMin),
-    max = Math.max(...chMax);
+  const { min, max, chMin, chMax } = ranges(data, C, H * W);
   const m = Math.max(Math.abs(min), Math.abs(max)) || 1;
   // a signed op ("conv") picks the diverging scale; the range is symmetric so zero is white
   return { ...before, op: "conv", data, min: -m, max: m, chMin, chMax };

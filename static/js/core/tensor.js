@@ -110,6 +110,24 @@ export function flatten(nested, shape, what) {
 const sameShape = (a, b) => a.length === b.length && a.every((v, i) => v === b[i]);
 
 /** One layer entry of /api/forward → tensor; throws if it disagrees with the model's layer `desc`. */
+/** The smallest and largest value of C channels of n values each, and of all of them. */
+export function ranges(data, C, n) {
+  const chMin = new Float32Array(C).fill(Infinity);
+  const chMax = new Float32Array(C).fill(-Infinity);
+  let min = Infinity;
+  let max = -Infinity;
+  for (let c = 0; c < C; c++) {
+    for (let i = c * n; i < (c + 1) * n; i++) {
+      const v = data[i];
+      if (v < chMin[c]) chMin[c] = v; // independent tests, never `else if`
+      if (v > chMax[c]) chMax[c] = v;
+    }
+    if (chMin[c] < min) min = chMin[c];
+    if (chMax[c] > max) max = chMax[c];
+  }
+  return { min, max, chMin, chMax };
+}
+
 export function toTensor(entry, desc) {
   if (desc && !sameShape(entry.shape, desc.output_shape)) {
     throw new Error(
@@ -118,19 +136,7 @@ export function toTensor(entry, desc) {
   }
   const data = values(entry, `layer ${entry.name}`);
   const [C, H = 1, W = 1] = entry.shape.length === 3 ? entry.shape : [entry.shape[0], 1, 1];
-  const chMin = new Float32Array(C).fill(Infinity);
-  const chMax = new Float32Array(C).fill(-Infinity);
-  let min = Infinity;
-  let max = -Infinity;
-  for (let c = 0; c < C; c++) {
-    for (let i = c * H * W; i < (c + 1) * H * W; i++) {
-      const v = data[i];
-      if (v < chMin[c]) chMin[c] = v; // independent tests, never `else if`
-      if (v > chMax[c]) chMax[c] = v;
-    }
-    if (chMin[c] < min) min = chMin[c];
-    if (chMax[c] > max) max = chMax[c];
-  }
+  const { min, max, chMin, chMax } = ranges(data, C, H * W);
   const winners = entry.winners ? winnersOf(entry) : null;
   const op = desc ? desc.op : undefined;
   const family = desc ? desc.family : undefined;
