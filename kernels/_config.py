@@ -73,6 +73,17 @@ def cache_problem(path=None):
     return None
 
 
+def cache_is_cold():
+    """Whether the disk cache holds no usable compilation of the central kernel (conv2d): a first
+    start after an install, an emptied cache, or one from other sources (Numba's index is keyed by
+    the source file's stamp).  Private Numba API, so any surprise answers False (nothing changes)."""
+    try:
+        from convscope.kernels import conv
+        return not conv.conv2d._cache._cache_file._load_index()
+    except Exception:  # noqa: BLE001
+        return False
+
+
 def raised_by_the_cache(exc):
     """Whether ``exc`` came out of Numba's on-disk cache (an unreadable index or data file)."""
     tb = exc.__traceback__

@@ -41,48 +41,63 @@ def _steps_into(x, codes, values, out):  # x, out (C, M)
 
 
 @njit(cache=True)
-def channel_steps(x, codes, values):
-    """x (C, ...) -> y of x's shape: the steps applied to each channel."""
-    flat = x.reshape(x.shape[0], -1)
-    out = np.empty_like(flat)
-    _steps_into(flat, codes, values, out)
-    return out.reshape(x.shape)
+def _steps(x, codes, values):  # x (C, M)
+    out = np.empty_like(x)
+    _steps_into(x, codes, values, out)
+    return out
 
 
 @njit(cache=True, parallel=True)
-def channel_steps_batch(x, codes, values):
-    """x (N, C, ...) -> y of x's shape."""
-    flat = x.reshape(x.shape[0], x.shape[1], -1)
-    out = np.empty_like(flat)
-    for n in prange(flat.shape[0]):
-        _steps_into(flat[n], codes, values, out[n])
-    return out.reshape(x.shape)
+def _steps_batch(x, codes, values):  # x (N, C, M)
+    out = np.empty_like(x)
+    for n in prange(x.shape[0]):
+        _steps_into(x[n], codes, values, out[n])
+    return out
 
 
 @njit(cache=True)
-def channel_steps_backward(dy, codes, values):
-    """dy (C, ...) or (N, C, ...) with ``values`` (S, C) -> dx: dy times each channel's slope.
-    The channel axis is the first for one image; pass a batch as (N, C, ...) through
-    ``channel_steps_backward_batch``."""
-    c_axis = dy.shape[0]
-    slope = np.ones(c_axis, np.float32)
+def _slopes(codes, values):
+    """Each channel's d(output)/d(input): the product of its mul values over its div values."""
+    slope = np.ones(values.shape[1], np.float32)
     for s in range(codes.shape[0]):
-        for c in range(c_axis):
+        for c in range(values.shape[1]):
             if codes[s] == 1:
                 slope[c] /= values[s, c]
             elif codes[s] == 2:
                 slope[c] *= values[s, c]
-    flat = dy.reshape(c_axis, -1)
-    out = np.empty_like(flat)
-    for c in range(c_axis):
-        for i in range(flat.shape[1]):
-            out[c, i] = flat[c, i] * slope[c]
-    return out.reshape(dy.shape)
+    return slope
 
 
 @njit(cache=True, parallel=True)
-def channel_steps_backward_batch(dy, codes, values):
+def _scale_channels(dy, slope):  # dy (N, C, M)
     out = np.empty_like(dy)
     for n in prange(dy.shape[0]):
-        out[n] = channel_steps_backward(dy[n], codes, values)
+        for c in range(dy.shape[1]):
+            a = slope[c]
+            for i in range(dy.shape[2]):
+                out[n, c, i] = dy[n, c, i] * a
     return out
+
+
+# The public kernels reshape to a fixed rank around the compiled loops, so one specialisation of
+# each serves (C,), (C, L), (C, H, W) …: one per rank took up to 4 s of compiling each.
+
+def channel_steps(x, codes, values):
+    """x (C, ...) -> y of x's shape: the steps applied to each channel."""
+    return _steps(x.reshape(x.shape[0], -1), codes, values).reshape(x.shape)
+
+
+def channel_steps_batch(x, codes, values):
+    """x (N, C, ...) -> y of x's shape."""
+    return _steps_batch(x.reshape(x.shape[0], x.shape[1], -1), codes, values).reshape(x.shape)
+
+
+def channel_steps_backward(dy, codes, values):
+    """dy (C, ...) with ``values`` (S, C) -> dx: dy times each channel's slope (pass a batch
+    (N, C, ...) through ``channel_steps_backward_batch``)."""
+    return _scale_channels(dy.reshape(1, dy.shape[0], -1), _slopes(codes, values)).reshape(dy.shape)
+
+
+def channel_steps_backward_batch(dy, codes, values):
+    """dy (N, C, ...) -> dx of dy's shape."""
+    return _scale_channels(dy.reshape(dy.shape[0], dy.shape[1], -1), _slopes(codes, values)).reshape(dy.shape)

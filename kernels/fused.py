@@ -10,7 +10,7 @@ pooled, winners (C_out, Hp, Wp); dense x (D,), w (U, D), b (U,).
 """
 from numba import njit
 
-from .activations import relu
+from .activations import _relu_1d
 from .conv import conv2d
 from .dense import dense, softmax
 from .pool import max_pool2d
@@ -20,7 +20,7 @@ from .pool import max_pool2d
 def conv2d_relu_max_pool2d(x, w, b, stride, pad, dilation, mask, size, pool_stride, pool_pad):
     """(conv, relu(conv), max_pool(relu(conv)), winners) in one call."""
     y = conv2d(x, w, b, stride, pad, dilation, mask)
-    r = relu(y)
+    r = _relu_1d(y.ravel()).reshape(y.shape)
     pooled, winners = max_pool2d(r, size, pool_stride, pool_pad)
     return y, r, pooled, winners
 
@@ -29,7 +29,7 @@ def conv2d_relu_max_pool2d(x, w, b, stride, pad, dilation, mask, size, pool_stri
 def dense_relu(x, w, b):
     """(dense(x), relu(dense(x)))."""
     y = dense(x, w, b)
-    return y, relu(y)
+    return y, _relu_1d(y)
 
 
 @njit(cache=True)

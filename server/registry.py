@@ -31,7 +31,7 @@ class ModelLoadError(Exception):
 
 class Registry:
     def __init__(self, paths, samples_path=None, warm=True, warm_lab=True, progress=None, strict=True,
-                 warm_more=True):
+                 warm_more=True, warm_helper=True):
         """``strict``: any unreadable model is a ModelLoadError; otherwise unreadable ones are listed
         in ``skipped`` while at least one model loads (the first readable one is the default)."""
         self.models, self.skipped, self.sources = {}, [], {}
@@ -62,6 +62,7 @@ class Registry:
         self._model_json = {}
         self.lab_warm = False
         self.warm_more = warm_more
+        self.warm_helper = warm_helper
         self.warm(trace=warm, lab=warm_lab, progress=progress)
 
     def warmups(self, trace=True, lab=True):
@@ -71,14 +72,18 @@ class Registry:
             steps += [(f"trace {name}", lambda net=net: net.trace(np.zeros(net.input_shape, np.float32)))
                       for name, net in self.models.items()]
             if self.warm_more:   # off only in tests of the cache itself, to keep their compiles short
-                steps.append(("every layer kind", warm_every_kind))
                 steps += [(f"explain {name}", lambda net=net: warm_explain(net)) for name, net in self.models.items()]
         if lab:
             steps.append(("kernel lab", self.warm_lab))
+        if trace and self.warm_more:   # last: a cold start's helper process takes it first (see warm)
+            steps.append(("every layer kind", warm_every_kind))
         return steps
 
     def warm(self, trace=True, lab=True, progress=None) -> float:
-        """Run the warm-ups, reporting on one line through ``progress(text)`` if given; seconds taken."""
+        """Run the warm-ups, reporting on one line through ``progress(text)`` if given; seconds taken.
+        On a cold cache with a second core, a helper process (server/warm_helper.py) compiles the
+        steps from the end of the list into the shared disk cache while this one compiles from the
+        front; every step then runs here too, loading what the helper compiled."""
         say = progress or (lambda text: None)
         steps = self.warmups(trace, lab)
         t0 = time.perf_counter()
@@ -88,9 +93,22 @@ class Registry:
         if steps:
             say("ConvScope: preparing the kernels (the first start after an install compiles them, "
                 "under a minute; later starts load them in a second):")
-        for label, call in steps:
-            say(f" {label}…")
-            _run_guarding_the_cache(call, say)
+        helper = _WarmHelper.start(self, trace, lab) if (
+            self.warm_helper and len(steps) > 1 and notice is None and _cold_cache()) else None
+        share = _Share(len(steps))
+        feeder = helper and threading.Thread(target=helper.feed, args=(share, steps, say), daemon=True)
+        if feeder:
+            feeder.start()
+        ran = set()
+        while (i := share.take_first()) is not None:
+            say(f" {steps[i][0]}…")
+            _run_guarding_the_cache(steps[i][1], say)
+            ran.add(i)
+        if feeder:
+            helper.finish(feeder)
+        for i, (label, call) in enumerate(steps):   # the helper's steps: loaded from the cache now
+            if i not in ran:
+                _run_guarding_the_cache(call, say)
         seconds = time.perf_counter() - t0
         if steps:
             say(f" done in {seconds:.1f} s\n")
@@ -250,6 +268,84 @@ class Registry:
             raise ApiError(404, "no_samples", "The MNIST sample file is not installed.") from None
 
 
+class _Share:
+    """Warm-up step indices handed out from both ends: this process takes the first left, the
+    helper the last left, so the two compile different kernels for as long as possible."""
+
+    def __init__(self, n):
+        self.lo, self.hi, self.lock = 0, n, threading.Lock()
+
+    def take_first(self):
+        with self.lock:
+            if self.lo >= self.hi:
+                return None
+            self.lo += 1
+            return self.lo - 1
+
+    def take_last(self):
+        with self.lock:
+            if self.lo >= self.hi:
+                return None
+            self.hi -= 1
+            return self.hi
+
+
+class _WarmHelper:
+    """The helper process of a cold start (see server/warm_helper.py); None where it cannot help."""
+    TIMEOUT = 300   # seconds a helper may take over its last step before it is stopped
+
+    def __init__(self, proc):
+        self.proc = proc
+
+    @classmethod
+    def start(cls, registry, trace, lab):
+        import json
+        import subprocess
+        import sys
+        if len(os.sched_getaffinity(0)) < 2 or not os.path.basename(sys.executable).startswith("python"):
+            return None
+        config = {"paths": [f"{name}={path}" for name, path in registry.sources.items()],
+                  "trace": trace, "lab": lab, "warm_more": registry.warm_more}
+        try:
+            proc = subprocess.Popen([sys.executable, "-m", "convscope.server.warm_helper", json.dumps(config)],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                    text=True)
+        except OSError:
+            return None
+        return cls(proc)
+
+    def feed(self, share, steps, say):
+        """Hand the helper steps from the end until none are left (or it fails)."""
+        try:
+            while (i := share.take_last()) is not None:
+                say(f" {steps[i][0]}…")
+                self.proc.stdin.write(f"{i}\n")
+                self.proc.stdin.flush()
+                if self.proc.stdout.readline().strip() != "ok":
+                    break
+        except (OSError, ValueError):
+            pass
+
+    def finish(self, feeder):
+        feeder.join(self.TIMEOUT)
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(10)
+        except Exception:  # noqa: BLE001  (a stuck helper: stop it; its steps run here)
+            self.proc.kill()
+            self.proc.wait()
+        feeder.join(10)
+        self.proc.stdout.close()
+
+
+def _cold_cache() -> bool:
+    from convscope.kernels import _config
+    return _config.cache_is_cold()
+
+
 def warm_every_kind() -> None:
     """Trace a tiny gray and a tiny RGB network holding every layer kind, so a model imported or
     uploaded later compiles nothing in a request (Numba compiles per type, not per shape)."""
@@ -382,7 +478,8 @@ def init_app(app: Flask) -> None:
                                          warm=app.config["WARM_JIT"], warm_lab=app.config["WARM_LAB"],
                                          progress=app.config.get("WARM_PROGRESS"),
                                          strict=app.config.get("MODEL_STRICT", True),
-                                         warm_more=app.config.get("WARM_MORE", True))
+                                         warm_more=app.config.get("WARM_MORE", True),
+                                         warm_helper=app.config.get("WARM_HELPER", True))
 
 
 def registry() -> Registry:

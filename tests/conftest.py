@@ -3,9 +3,11 @@ session-scoped ``live_server`` (the app under Werkzeug in a thread; yields its b
 from __future__ import annotations
 
 import os
+import time
 import threading
 
 import pytest
+from numba.core import event as numba_event
 from werkzeug.serving import make_server
 
 from convscope.server import create_app
@@ -58,3 +60,50 @@ def samples():
     """The shipped MNIST test digits: .images uint8 (N, 28, 28), .labels, .indices."""
     from convscope.convnet.samples import load_samples
     return load_samples()
+
+
+class _CompileTimes(numba_event.Listener):
+    """Wall time of Numba's compilations in this process, by function (nested compilations are
+    counted in the outermost one). pytest prints the total at the end of every run, and the slowest
+    functions with CONVSCOPE_COMPILE_REPORT=1; with a warm cache it is the few signatures that
+    cannot be cached."""
+
+    def __init__(self):
+        super().__init__()
+        self.local = threading.local()
+        self.seconds: dict[str, float] = {}
+        self.signatures: dict[str, int] = {}
+
+    def on_start(self, ev):
+        stack = self.local.__dict__.setdefault("stack", [])
+        stack.append(time.perf_counter())
+
+    def on_end(self, ev):
+        stack = self.local.__dict__.setdefault("stack", [])
+        if not stack:
+            return
+        took = time.perf_counter() - stack.pop()
+        if stack:
+            return
+        name = getattr(ev.data.get("dispatcher"), "__qualname__", None) or str(ev.data.get("dispatcher"))
+        name = f"{getattr(ev.data.get('dispatcher'), '__module__', '')}.{name}"
+        self.seconds[name] = self.seconds.get(name, 0.0) + took
+        self.signatures[name] = self.signatures.get(name, 0) + 1
+
+
+_COMPILES = _CompileTimes()
+
+
+def pytest_sessionstart(session):
+    numba_event.register("numba:compile", _COMPILES)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _COMPILES.seconds:
+        return
+    total, n = sum(_COMPILES.seconds.values()), sum(_COMPILES.signatures.values())
+    terminalreporter.write_line(f"Numba compiled {n} signatures in {total:.1f} s in this process "
+                                f"(NUMBA_CACHE_DIR={os.environ.get('NUMBA_CACHE_DIR', 'default')})")
+    if os.environ.get("CONVSCOPE_COMPILE_REPORT") == "1":
+        for name, s in sorted(_COMPILES.seconds.items(), key=lambda kv: -kv[1])[:30]:
+            terminalreporter.write_line(f"  {s:6.2f} s  {_COMPILES.signatures[name]:2d}×  {name}")
