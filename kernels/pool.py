@@ -12,7 +12,7 @@ Shape legend (single image; the ``_batch`` variants add a leading N to x, y, dx,
     avg_exclusive: y = sum over the window / (taps inside the image)   (count_include_pad=False)
     l2:  y = sqrt(sum over the window of x**2)  (padding contributes 0)
 
-One loop per output: interior windows run fixed (kh, kw) loops -- unrolled for the common 2x2 and
+One loop per output: interior windows run fixed (kh, kw) loops -- in the forward passes unrolled for the common 2x2 and
 3x3 windows, which are compiled with literal sizes -- and border windows are clipped to the input,
 so there is no padded copy and no per-element bounds check. The max is a branch-free select
 (random data mispredicts an `if`).
@@ -144,12 +144,7 @@ def _sum_into(x, size, stride, pad, squares, y):
 @njit(cache=True)
 def _scatter_into(g, size, stride, pad, x, dx):
     """dx (C,H,W) += g[c,oy,ox] * (x[c,iy,ix] if x.size else 1) over each window."""
-    if size[0] == 2 and size[1] == 2:
-        _add_loop(g, 2, 2, stride, pad, x, dx)
-    elif size[0] == 3 and size[1] == 3:
-        _add_loop(g, 3, 3, stride, pad, x, dx)
-    else:
-        _add_loop(g, size[0], size[1], stride, pad, x, dx)
+    _add_loop(g, size[0], size[1], stride, pad, x, dx)
 
 
 @njit(cache=True)
@@ -212,8 +207,13 @@ def _avg_backward_into(dy, size, stride, pad, dx):  # dx (C,H,W) zeroed
 
 @njit(cache=True)
 def _l2_backward_into(x, y, dy, size, stride, pad, dx):  # d sqrt(sum x^2)/dx = x / y
-    g = np.where(y > 0, dy / np.where(y > 0, y, np.float32(1.0)), np.float32(0.0))
-    _scatter_into(g.astype(np.float32), size, stride, pad, x, dx)
+    g = np.empty(dy.shape, np.float32)   # dy / y, 0 where y == 0 (a loop: np.where took 6 s to compile)
+    for c in range(g.shape[0]):
+        for i in range(g.shape[1]):
+            for j in range(g.shape[2]):
+                v = y[c, i, j]
+                g[c, i, j] = dy[c, i, j] / v if v > 0 else np.float32(0.0)
+    _scatter_into(g, size, stride, pad, x, dx)
 
 
 # --- public single-image kernels -------------------------------------------------------------
