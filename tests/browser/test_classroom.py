@@ -281,51 +281,66 @@ def detail_fit(page):
     }""")
 
 
-@pytest.mark.parametrize("present", [False, True], ids=["normal", "present"])
-def test_pinned_pool_window_is_compact(page, live_server, sample_ids, screenshot, present):
+def test_pinned_pool_window_is_compact(page, live_server, sample_ids, screenshot):
+    """A pinned 2×2 pool window, in the normal view and then presenting (P)."""
     sid = sample_ids["first"]
-    open_view(page, f"{live_server}/#sample={sid}&pin=pool1:5:10:7" + ("&present=1" if present else ""))
+    open_view(page, f"{live_server}/#sample={sid}&pin=pool1:5:10:7")
     wait_input(page, sid)
-    expect(page.locator("#detail")).to_have_attribute("data-kind", "maxpool")
-    fit = detail_fit(page)
-    assert fit["cells"] == 4 and fit["overflow"] <= 0 and fit["outside"] == 0
-    assert fit["widest"] < 140, f"the 2×2 window's cells stretch across the panel ({fit['widest']:.0f} px)"
-    screenshot("classroom-present-pinned-pool1" if present else "layer-view-pinned-pool1", full_page=False)
+    for present in (False, True):
+        if present:
+            page.locator("body").press("p")
+            page.wait_for_function("() => document.documentElement.classList.contains('present')")
+            page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        expect(page.locator("#detail")).to_have_attribute("data-kind", "maxpool")
+        fit = detail_fit(page)
+        assert fit["cells"] == 4 and fit["overflow"] <= 0 and fit["outside"] == 0
+        assert fit["widest"] < 140, f"the 2×2 window's cells stretch across the panel ({fit['widest']:.0f} px)"
+        screenshot("classroom-present-pinned-pool1" if present else "layer-view-pinned-pool1", full_page=False)
 
 
-@pytest.mark.parametrize("size", [(1920, 1080), (1024, 768)], ids=["1920", "1024"])
-def test_pinned_conv_panel_wraps_when_presenting(page, live_server, sample_ids, screenshot, size):
-    page.set_viewport_size({"width": size[0], "height": size[1]})
+def test_pinned_conv_panel_wraps_when_presenting(page, live_server, sample_ids, screenshot):
+    """A pinned conv2 unit's 6 × 25 cells while presenting at 1920×1080, then resized to a 1024×768 projector."""
     sid = sample_ids["first"]
     open_view(page, f"{live_server}/#sample={sid}&pin=conv2:3:4:4&present=1")
     wait_input(page, sid)
-    expect(page.locator("#detail")).to_have_attribute("data-layer", "conv2")
-    fit = detail_fit(page)
-    assert fit["cells"] == 6 * 3 * 25
-    assert fit["overflow"] <= 0 and fit["outside"] == 0, f"the conv tables are clipped: {fit}"
-    assert page.evaluate("() => document.documentElement.scrollWidth <= document.documentElement.clientWidth")
-    name = "classroom-present-pinned-conv2" + ("" if size[0] == 1920 else f"-{size[0]}x{size[1]}")
-    screenshot(name, full_page=False)
+    for size in ((1920, 1080), (1024, 768)):
+        page.set_viewport_size({"width": size[0], "height": size[1]})
+        page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        expect(page.locator("#detail")).to_have_attribute("data-layer", "conv2")
+        fit = detail_fit(page)
+        assert fit["cells"] == 6 * 3 * 25
+        assert fit["overflow"] <= 0 and fit["outside"] == 0, f"the conv tables are clipped at {size}: {fit}"
+        assert page.evaluate("() => document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+        name = "classroom-present-pinned-conv2" + ("" if size[0] == 1920 else f"-{size[0]}x{size[1]}")
+        screenshot(name, full_page=False)
 
 
-@pytest.mark.parametrize("size", [(1920, 1080), (1024, 768)], ids=["1920", "1024"])
-def test_lab_presentation_enlarges_the_canvases(page, live_server, size):
+def test_lab_presentation_enlarges_the_canvases(page, live_server):
+    """P enlarges the lab's canvases at 1920×1080, and again after leaving, resizing to 1024×768
+    and presenting there."""
     page.set_default_timeout(30_000)
-    page.set_viewport_size({"width": size[0], "height": size[1]})
     page.goto(f"{live_server}/kernels#src=numbers7&k=sharpen&pad=same&pool=max")
     expect(page.locator("body")).to_have_attribute("data-lab", "ready")
     widths = "() => ['input-view', 'output-view', 'pool-view'].map((id) => document.querySelector(`#${id} canvas.layer-base`).getBoundingClientRect().width)"
-    before = page.evaluate(widths)
-    page.locator("body").press("p")
-    page.wait_for_function("() => document.documentElement.classList.contains('present') && location.hash.includes('present=1')")
-    expect(page.locator("body")).to_have_attribute("data-lab", "ready")
-    page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
-    after = page.evaluate(widths)
-    assert after[0] >= 1.2 * before[0] and after[1] >= 1.2 * before[1], (before, after)
-    if size[0] == 1920:
-        assert min(after[:2]) > 600 and after[2] > before[2]
-    assert page.evaluate("() => document.documentElement.scrollWidth") <= size[0], "horizontal scrolling while presenting"
-    page.screenshot(path=str(OUTPUT / f"classroom-lab-present-{size[0]}x{size[1]}.png"), full_page=False)
+    frames = "() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))"
+    for size in ((1920, 1080), (1024, 768)):
+        page.set_viewport_size({"width": size[0], "height": size[1]})
+        if page.evaluate("() => document.documentElement.classList.contains('present')"):
+            page.locator("body").press("p")
+            page.wait_for_function("() => !document.documentElement.classList.contains('present')")
+        expect(page.locator("body")).to_have_attribute("data-lab", "ready")
+        page.evaluate(frames)
+        before = page.evaluate(widths)
+        page.locator("body").press("p")
+        page.wait_for_function("() => document.documentElement.classList.contains('present') && location.hash.includes('present=1')")
+        expect(page.locator("body")).to_have_attribute("data-lab", "ready")
+        page.evaluate(frames)
+        after = page.evaluate(widths)
+        assert after[0] >= 1.2 * before[0] and after[1] >= 1.2 * before[1], (size, before, after)
+        if size[0] == 1920:
+            assert min(after[:2]) > 600 and after[2] > before[2]
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= size[0], "horizontal scrolling while presenting"
+        page.screenshot(path=str(OUTPUT / f"classroom-lab-present-{size[0]}x{size[1]}.png"), full_page=False)
 
 
 # ---- the guided tour ---------------------------------------------------------------------------

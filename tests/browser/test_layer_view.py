@@ -82,17 +82,22 @@ def load_sample(page, sample_id):
     settle(page, before)
 
 
-@pytest.mark.parametrize("digit", [1, 7])
-def test_drawn_digit_is_recognised(page, live_server, screenshot, digit):
+def test_drawn_digit_is_recognised(page, live_server, screenshot):
+    """A 1 and then, after Clear, a 7, drawn by pointer strokes on one page."""
     open_page(page, live_server)
-    draw(page, STROKES[digit])
-    forward = last_forward(page)
-    assert not forward["empty"]
-    shown = page.locator("#prediction").get_attribute("data-label")
-    assert shown == str(forward["prediction"]["label"])
-    screenshot(f"layer-view-drawn-{digit}")
-    # Needs the trained model: a random placeholder predicts anything.
-    assert forward["prediction"]["label"] == digit, forward["prediction"]
+    for digit in (1, 7):
+        if digit != 1:
+            before = rendered(page)
+            page.locator("#clear").click()
+            settle(page, before)
+        draw(page, STROKES[digit])
+        forward = last_forward(page)
+        assert not forward["empty"]
+        shown = page.locator("#prediction").get_attribute("data-label")
+        assert shown == str(forward["prediction"]["label"])
+        screenshot(f"layer-view-drawn-{digit}")
+        # Needs the trained model: a random placeholder predicts anything.
+        assert forward["prediction"]["label"] == digit, forward["prediction"]
 
 
 def test_gallery_digit_shows_its_label(page, live_server):
@@ -170,29 +175,28 @@ def test_pool_hover_marks_the_winner(page, live_server):
     assert float(detail.get_attribute("data-value")) == pool["data"][c][y][x]
 
 
-@pytest.mark.parametrize("name", ["conv1", "conv2"])
-def test_pinned_conv_unit_adds_up(page, live_server, screenshot, name):
+def test_pinned_conv_unit_adds_up(page, live_server, screenshot):
+    """The strongest unit of conv1 and then of conv2, pinned on one drawing."""
     open_page(page, live_server)
     draw(page, STROKES[7])
     forward = last_forward(page)
-    conv = layer(forward, name)
-    C, H, W = conv["shape"]
-    c, y, x = max(((c, y, x) for c in range(C) for y in range(H) for x in range(W)),
-                  key=lambda u: abs(conv["data"][u[0]][u[1]][u[2]]))
-    page.mouse.click(*unit_point(page, name, c, y, x))
-    detail = page.locator("#detail")
-    assert detail.get_attribute("data-layer") == name
-    assert [int(detail.get_attribute(f"data-{k}")) for k in ("channel", "y", "x")] == [c, y, x]
-    total = float(detail.get_attribute("data-sum")) + float(detail.get_attribute("data-bias"))
-    # the server's value, checked against a forward pass of our own on the same 32×32 input
+    # the server's values, checked against a forward pass of our own on the same 32×32 input
     mine = api(live_server, "/api/forward", {"image": forward["input"]["data"][0], "preprocess": "none"})
-    value = layer(mine, name)["data"][c][y][x]
-    assert float(detail.get_attribute("data-value")) == pytest.approx(value, abs=1e-6)
-    assert total == pytest.approx(value, rel=1e-4, abs=1e-4)
-    relu = "relu1" if name == "conv1" else "relu2"
-    assert float(detail.get_attribute("data-activation")) == pytest.approx(layer(mine, relu)["data"][c][y][x], abs=1e-6)
-    if name == "conv2":
-        screenshot("layer-view-pinned-conv2")
+    detail = page.locator("#detail")
+    for name, relu in (("conv1", "relu1"), ("conv2", "relu2")):
+        conv = layer(forward, name)
+        C, H, W = conv["shape"]
+        c, y, x = max(((c, y, x) for c in range(C) for y in range(H) for x in range(W)),
+                      key=lambda u: abs(conv["data"][u[0]][u[1]][u[2]]))
+        page.mouse.click(*unit_point(page, name, c, y, x))
+        assert detail.get_attribute("data-layer") == name
+        assert [int(detail.get_attribute(f"data-{k}")) for k in ("channel", "y", "x")] == [c, y, x]
+        total = float(detail.get_attribute("data-sum")) + float(detail.get_attribute("data-bias"))
+        value = layer(mine, name)["data"][c][y][x]
+        assert float(detail.get_attribute("data-value")) == pytest.approx(value, abs=1e-6)
+        assert total == pytest.approx(value, rel=1e-4, abs=1e-4)
+        assert float(detail.get_attribute("data-activation")) == pytest.approx(layer(mine, relu)["data"][c][y][x], abs=1e-6)
+    screenshot("layer-view-pinned-conv2")
 
 
 def test_pinned_dense_and_softmax_add_up(page, live_server):
@@ -213,20 +217,21 @@ def test_pinned_dense_and_softmax_add_up(page, live_server):
     assert float(detail.get_attribute("data-value")) == layer(forward, "softmax")["data"][1]
 
 
-@pytest.mark.parametrize("name", ["relu3", "relu4"])
-def test_pinned_vector_relu_is_titled_as_a_unit(page, live_server, name):
+def test_pinned_vector_relu_is_titled_as_a_unit(page, live_server):
     """A ReLU of a vector layer is titled like every vector unit ("unit 5"); a map ReLU keeps its
     channel, row and column."""
     open_page(page, live_server)
     load_sample(page, 1)
-    page.locator(f'.layer[data-layer="{name}"] .layer-body').focus()
-    for _ in range(5):
-        page.keyboard.press("ArrowDown")
-    page.keyboard.press("Enter")
     detail = page.locator("#detail")
-    assert detail.get_attribute("data-layer") == name and detail.get_attribute("data-channel") == "5"
     title = detail.locator(".detail-head h2")
-    assert title.inner_text() == f"{name} (relu) · unit 5"
+    for name in ("relu3", "relu4"):
+        page.locator(f'.layer[data-layer="{name}"] .layer-body').focus()
+        for _ in range(5):
+            page.keyboard.press("ArrowDown")
+        page.keyboard.press("Enter")
+        page.wait_for_function("(n) => document.getElementById('detail').dataset.layer === n", arg=name)
+        assert detail.get_attribute("data-channel") == "5"
+        assert title.inner_text() == f"{name} (relu) · unit 5"
     page.mouse.click(*unit_point(page, "relu1", 2, 10, 12))
     page.wait_for_function("() => document.getElementById('detail').dataset.layer === 'relu1'")
     assert title.inner_text() == "relu1 (relu) · channel 2, row 10, col 12"

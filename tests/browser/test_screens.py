@@ -119,39 +119,40 @@ def test_upload_clears_the_pad_and_names_the_file(page, live_server, tmp_path):
 
 
 # ---- 4. hover and click name the same unit, at fractional pointer coordinates ----------------------
-@pytest.mark.parametrize("where", ["fc1", "conv1"])
-def test_hover_and_click_agree_at_fractional_points(page, live_server, where):
+def test_hover_and_click_agree_at_fractional_points(page, live_server):
+    """Dense fc1 rows, then conv1 map pixels, on one page."""
     open_page(page, live_server)
     load_sample(page, 1)
-    sel = f'.layer[data-layer="{where}"] canvas.vector' if where == "fc1" else 'canvas.tile[data-layer="conv1"][data-channel="0"]'
-    box = page.locator(sel).bounding_box()
-    rows, cols = page.evaluate(f"() => {{ const c = document.querySelector('{sel}'); return [c.height, c.width]; }}")
-    unit_h, unit_w = box["height"] / rows, box["width"] / cols
-    checked = 0
-    for k in (11, 36, 57, 90) if where == "fc1" else (5, 12, 19):
-        # just past the top edge of row k (and column k of a map): a whole-pixel click lands a row up
-        y = box["y"] + k * unit_h + 0.1
-        if math.floor(y) >= box["y"] + k * unit_h:
-            y += 0.8 - (y % 1)           # keep the point fractional and past the edge
-        x = box["x"] + (0.5 * box["width"] if where == "fc1" else k * unit_w + 0.1)
-        page.mouse.move(x, y)
-        page.wait_for_function("([l, x, y]) => { const h = window.__convscope.hover;"
-                               " return h && h.unit.layer === l; }", arg=[where, x, y])
-        page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
-        hovered = page.evaluate("() => window.__convscope.hover.unit")
-        page.mouse.click(x, y)
-        detail = page.locator("#detail")
-        page.wait_for_function("(l) => document.getElementById('detail').dataset.layer === l", arg=where)
-        pinned = {k2: int(detail.get_attribute(f"data-{a}")) for k2, a in (("c", "channel"), ("y", "y"), ("x", "x"))}
-        assert pinned == {k2: hovered[k2] for k2 in ("c", "y", "x")}, f"hover says {hovered}, the click pinned {pinned}"
-        expect_row = int((y - box["y"]) // unit_h)
-        if where == "fc1":
-            assert hovered["c"] == expect_row
-        else:
-            assert (hovered["y"], hovered["x"]) == (expect_row, int((x - box["x"]) // unit_w))
-        checked += 1
-        page.keyboard.press("Escape")
-    assert checked
+    for where in ("fc1", "conv1"):
+        sel = f'.layer[data-layer="{where}"] canvas.vector' if where == "fc1" else 'canvas.tile[data-layer="conv1"][data-channel="0"]'
+        box = page.locator(sel).bounding_box()
+        rows, cols = page.evaluate(f"() => {{ const c = document.querySelector('{sel}'); return [c.height, c.width]; }}")
+        unit_h, unit_w = box["height"] / rows, box["width"] / cols
+        checked = 0
+        for k in (11, 36, 57, 90) if where == "fc1" else (5, 12, 19):
+            # just past the top edge of row k (and column k of a map): a whole-pixel click lands a row up
+            y = box["y"] + k * unit_h + 0.1
+            if math.floor(y) >= box["y"] + k * unit_h:
+                y += 0.8 - (y % 1)           # keep the point fractional and past the edge
+            x = box["x"] + (0.5 * box["width"] if where == "fc1" else k * unit_w + 0.1)
+            page.mouse.move(x, y)
+            page.wait_for_function("([l, x, y]) => { const h = window.__convscope.hover;"
+                                   " return h && h.unit.layer === l; }", arg=[where, x, y])
+            page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+            hovered = page.evaluate("() => window.__convscope.hover.unit")
+            page.mouse.click(x, y)
+            detail = page.locator("#detail")
+            page.wait_for_function("(l) => document.getElementById('detail').dataset.layer === l", arg=where)
+            pinned = {k2: int(detail.get_attribute(f"data-{a}")) for k2, a in (("c", "channel"), ("y", "y"), ("x", "x"))}
+            assert pinned == {k2: hovered[k2] for k2 in ("c", "y", "x")}, f"hover says {hovered}, the click pinned {pinned}"
+            expect_row = int((y - box["y"]) // unit_h)
+            if where == "fc1":
+                assert hovered["c"] == expect_row
+            else:
+                assert (hovered["y"], hovered["x"]) == (expect_row, int((x - box["x"]) // unit_w))
+            checked += 1
+            page.keyboard.press("Escape")
+        assert checked
 
 
 # ---- 5. the softmax: hover and click, and its arithmetic with numbers that are not all zeros ------
