@@ -110,11 +110,19 @@ def start_server(args, port: int) -> subprocess.Popen:
             conn.close()
             if ok:
                 time.sleep(1.0)          # let every worker finish its post-fork warm-up
-                return proc
+                return drain(proc)
         except OSError:
             time.sleep(0.2)
     stop(proc)
     raise SystemExit("server did not start within 120 s")
+
+
+def drain(proc: subprocess.Popen) -> subprocess.Popen:
+    """Read the server's output from now on and drop it.  Left unread, a pipe fills at 64 KiB and
+    the server's next write to it (Werkzeug logs every request) blocks while holding the logging
+    lock, and every request thread then waits on that lock: the server stops answering."""
+    threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
+    return proc
 
 
 def stop(proc: subprocess.Popen) -> None:

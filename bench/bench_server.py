@@ -32,6 +32,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.bench_classroom import drain  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -148,7 +150,7 @@ def start_server(args, port: int) -> subprocess.Popen:
             if conn.getresponse().status == 200:
                 conn.close()
                 time.sleep(1.0)    # let every worker finish post-fork warm-up
-                return proc
+                return drain(proc)
         except OSError:
             time.sleep(0.2)
         if proc.poll() is not None:

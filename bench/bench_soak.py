@@ -2,15 +2,16 @@
 """A soak: the lecture hall's mixed load (drawing latest-only, gallery digits, the kernel lab on
 512×512 RGB) for ten minutes, watching every server process's resident memory and open files.
 
-The server is `convscope serve` as a user starts it: `--workers 0` is the default one-process server
-(Werkzeug's, threaded), `--workers N` gunicorn with N workers.  Every `--every` seconds the bench reads
+The server is `convscope serve` as a user starts it: `--workers 1 --threads 4` is the default (one
+gunicorn worker), `--workers N` gunicorn with N workers, `--workers 0` Werkzeug's development server.  Every `--every` seconds the bench reads
 /proc for the server process and each of its descendants (the gunicorn workers): VmRSS and the count
 of open file descriptors.  Memory is judged after the warm-up (`--settle` seconds, when the caches
 and allocator arenas have filled): the target is ≤ 10 % growth from there to the end for every
 process, no file-descriptor growth, and 0 errors.  The load itself is bench_lecture.py's client.
 
     python bench/bench_soak.py --duration 600 --students 100 --workers 2
-    python bench/bench_soak.py --duration 600 --students 30 --workers 0     # the default server
+    python bench/bench_soak.py --duration 600 --students 30 --workers 1 --threads 4   # the default server
+    python bench/bench_soak.py --duration 600 --students 30 --workers 0   # Werkzeug's development server
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def parse_args(argv=None):
     p.add_argument("--every", type=float, default=10.0, help="seconds between /proc samples")
     p.add_argument("--students", type=int, default=100)
     p.add_argument("--interval", type=float, default=50.0, help="ms between a drawing student's sends")
-    p.add_argument("--workers", type=int, default=2, help="0: the default one-process server")
+    p.add_argument("--workers", type=int, default=2, help="0: Werkzeug's development server")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--gallery-every", type=float, default=5.0)
     p.add_argument("--lab-students", type=int, default=3)
@@ -116,7 +117,7 @@ def main(argv=None) -> int:
     lab_body = json.dumps({"image": "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode(),
                            "kernel": [[1 / 25] * 5] * 5}).encode()
     port = free_port()
-    server = f"gunicorn, {args.workers} workers × {args.threads} threads" if args.workers else "the default one-process server"
+    server = f"gunicorn, {args.workers} workers × {args.threads} threads" if args.workers else "Werkzeug's development server"
     print(f"soak: {args.duration:g} s of {args.students} students drawing every {args.interval:g} ms (latest only), "
           f"gallery digits every {args.gallery_every:g} s, {args.lab_students} on the kernel lab; {server}; "
           f"{os.cpu_count()} CPUs, loopback")

@@ -26,11 +26,12 @@ def serve_options(f):
     for option in reversed([
         click.option("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for a LAN)"),
         click.option("--port", type=int, default=8000, help="port (0 picks a free one)"),
-        click.option("--workers", type=int, default=0,
-                     help="run gunicorn with N worker processes (a classroom); 0: one threaded process"),
-        click.option("--threads", type=int, default=1,
+        click.option("--workers", type=int, default=1,
+                     help="gunicorn worker processes (1 for one user; N for a classroom); 0: Werkzeug's "
+                          "development server (for debugging, or where gunicorn cannot run)"),
+        click.option("--threads", type=int, default=None,
                      help="threads per gunicorn worker (1: sync workers, the steadiest latency for a class; "
-                          "N>1: gthread with keep-alive)"),
+                          "N>1: gthread with keep-alive)  [default: 4 with one worker, else 1]"),
         click.option("--model", multiple=True, metavar="[NAME=]PATH",
                      help="a ConvScope .npz or an .onnx file, named NAME (default: its card's name or the file's "
                           "stem); repeat to serve several, the first is the default  "
@@ -93,6 +94,8 @@ def serve_command(**options):
 
 def serve(host, port, workers, threads, model, strict=False, class_code=None, no_rate_limits=False,
           allow_upload=False, allow_training=False, max_training_jobs=1) -> int:
+    if threads is None:   # one worker serves one user's page, whose requests come several at a time
+        threads = 4 if workers == 1 else 1
     if workers < 0 or threads < 1 or not 0 <= port <= 65535 or not 1 <= max_training_jobs <= 8:
         return fail("--workers must be ≥ 0, --threads ≥ 1, --port 0–65535 and --max-training-jobs 1–8")
     if class_code is not None and not class_code.strip():
@@ -100,6 +103,10 @@ def serve(host, port, workers, threads, model, strict=False, class_code=None, no
     from convscope import kernels  # noqa: F401  (sets NUMBA_CACHE_DIR before numba is imported)
     from . import create_app, serving
     from .registry import ModelLoadError, fork_safe
+    if workers and not serving.gunicorn_available():
+        print("convscope: gunicorn cannot run here (it needs a POSIX system); serving with Werkzeug's "
+              "development server instead", file=sys.stderr, flush=True)
+        workers = 0
     # Every kernel is warmed before "ready"; the lab's parallel kernels start Numba's thread pool,
     # which only a fork-safe threading layer survives, so otherwise gunicorn's workers warm them.
     overrides = {"WARM_LAB": not workers or fork_safe(),
@@ -119,7 +126,9 @@ def serve(host, port, workers, threads, model, strict=False, class_code=None, no
         print(f"convscope: warning: skipped {reason} (--strict makes this an error)", file=sys.stderr, flush=True)
 
     def ready(port):
-        how = f"gunicorn, {workers} workers" if workers else "Ctrl+C to stop"
+        how = (f"gunicorn, {workers} worker{'s' if workers > 1 else ''}"
+               + (f" × {threads} threads" if threads > 1 else "") + "; Ctrl+C to stop") if workers else \
+            "Werkzeug's development server; Ctrl+C to stop"
         shown = f"[{host}]" if ":" in host else host
         print(f"ConvScope serving {app.extensions['convscope'].default} at http://{shown}:{port}/  ({how})", flush=True)
         code = app.config.get("CLASS_CODE")

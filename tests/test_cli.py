@@ -56,7 +56,7 @@ def test_subcommands_pass_their_arguments_through(monkeypatch, command):
     assert seen["argv"] == ["--epochs", "1", "--out", "x.npz"]
 
 
-@pytest.mark.parametrize("argv, workers", [([], 0), (["serve", "--port", "0"], 0), (["--workers", "2", "--port", "0"], 2)])
+@pytest.mark.parametrize("argv, workers", [([], 1), (["serve", "--port", "0"], 1), (["--workers", "2", "--port", "0"], 2), (["--workers", "0"], 0)])
 def test_serve_starts_the_right_server_and_prints_the_url(monkeypatch, capsys, argv, workers):
     started = {}
 
@@ -65,14 +65,18 @@ def test_serve_starts_the_right_server_and_prints_the_url(monkeypatch, capsys, a
         on_ready(8123)
 
     def fake_gunicorn(app, host, port, n, on_ready, threads=1):
-        started.update(kind="gunicorn", workers=n, host=host)
+        started.update(kind="gunicorn", workers=n, threads=threads, host=host)
         on_ready(8123)
 
     monkeypatch.setattr(serving, "serve_werkzeug", fake_werkzeug)
     monkeypatch.setattr(serving, "serve_gunicorn", fake_gunicorn)
     assert cli.main(argv + MODEL) == 0
     assert started["kind"] == ("gunicorn" if workers else "werkzeug") and started["host"] == "127.0.0.1"
-    assert "http://127.0.0.1:8123/" in capsys.readouterr().out
+    if workers:   # one worker (the default) is one user's: four threads for the page's parallel requests
+        assert (started["workers"], started["threads"]) == (workers, 4 if workers == 1 else 1)
+    out = capsys.readouterr().out
+    assert "http://127.0.0.1:8123/" in out
+    assert ("gunicorn" if workers else "Werkzeug's development server") in out
 
 
 def test_port_in_use_is_one_line(capsys):
@@ -136,6 +140,8 @@ def test_a_bad_model_beside_good_ones_is_skipped_unless_strict(tmp_path, monkeyp
         on_ready(8123)
 
     monkeypatch.setattr(serving, "serve_werkzeug", fake_werkzeug)
+    monkeypatch.setattr(serving, "serve_gunicorn", lambda app, host, port, n, on_ready, threads=1:
+                        fake_werkzeug(app, host, port, on_ready))
     good = os.environ.get("CONVSCOPE_TEST_MODEL") or str(default_model_path())
     assert cli.main(["--model", str(broken), "--model", good]) == 0
     captured = capsys.readouterr()
