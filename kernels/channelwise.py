@@ -68,14 +68,26 @@ def _slopes(codes, values):
     return slope
 
 
+@njit(cache=True)
+def _scale_into(dy, slope, out):  # dy, out (C, M)
+    for c in range(dy.shape[0]):
+        a = slope[c]
+        for i in range(dy.shape[1]):
+            out[c, i] = dy[c, i] * a
+
+
+@njit(cache=True)
+def _scale(dy, slope):  # dy (C, M); serial: the single-image kernels run outside the lab's lock
+    out = np.empty_like(dy)
+    _scale_into(dy, slope, out)
+    return out
+
+
 @njit(cache=True, parallel=True)
-def _scale_channels(dy, slope):  # dy (N, C, M)
+def _scale_batch(dy, slope):  # dy (N, C, M)
     out = np.empty_like(dy)
     for n in prange(dy.shape[0]):
-        for c in range(dy.shape[1]):
-            a = slope[c]
-            for i in range(dy.shape[2]):
-                out[n, c, i] = dy[n, c, i] * a
+        _scale_into(dy[n], slope, out[n])
     return out
 
 
@@ -95,9 +107,9 @@ def channel_steps_batch(x, codes, values):
 def channel_steps_backward(dy, codes, values):
     """dy (C, ...) with ``values`` (S, C) -> dx: dy times each channel's slope (pass a batch
     (N, C, ...) through ``channel_steps_backward_batch``)."""
-    return _scale_channels(dy.reshape(1, dy.shape[0], -1), _slopes(codes, values)).reshape(dy.shape)
+    return _scale(dy.reshape(dy.shape[0], -1), _slopes(codes, values)).reshape(dy.shape)
 
 
 def channel_steps_backward_batch(dy, codes, values):
     """dy (N, C, ...) -> dx of dy's shape."""
-    return _scale_channels(dy.reshape(dy.shape[0], dy.shape[1], -1), _slopes(codes, values)).reshape(dy.shape)
+    return _scale_batch(dy.reshape(dy.shape[0], dy.shape[1], -1), _slopes(codes, values)).reshape(dy.shape)

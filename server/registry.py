@@ -302,7 +302,8 @@ class _WarmHelper:
         import json
         import subprocess
         import sys
-        if len(os.sched_getaffinity(0)) < 2 or not os.path.basename(sys.executable).startswith("python"):
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        if cpus < 2 or not os.path.basename(sys.executable).startswith("python"):
             return None
         config = {"paths": [f"{name}={path}" for name, path in registry.sources.items()],
                   "trace": trace, "lab": lab, "warm_more": registry.warm_more}
