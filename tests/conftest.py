@@ -64,8 +64,8 @@ def samples():
 
 class _CompileTimes(numba_event.Listener):
     """Wall time of Numba's compilations in this process, by function (nested compilations are
-    counted in the outermost one). pytest prints the total at the end of every run, and the slowest
-    functions with CONVSCOPE_COMPILE_REPORT=1; with a warm cache it is the few signatures that
+    counted in the outermost one). pytest prints the total at the end of a one-process run (`-n 0`;
+    xdist's workers print nothing), and the slowest functions with CONVSCOPE_COMPILE_REPORT=1; with a warm cache it is the few signatures that
     cannot be cached."""
 
     def __init__(self):
@@ -107,3 +107,11 @@ def pytest_terminal_summary(terminalreporter):
     if os.environ.get("CONVSCOPE_COMPILE_REPORT") == "1":
         for name, s in sorted(_COMPILES.seconds.items(), key=lambda kv: -kv[1])[:30]:
             terminalreporter.write_line(f"  {s:6.2f} s  {_COMPILES.signatures[name]:2d}×  {name}")
+
+
+def pytest_collection_modifyitems(config, items):
+    """With pytest-xdist (-n 2 --dist loadgroup): every browser test in one worker, so one live
+    server and one Chromium serve them all while the other worker runs the rest."""
+    for item in items:
+        if "/tests/browser/" in str(item.path).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
