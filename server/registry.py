@@ -93,8 +93,9 @@ class Registry:
         if steps:
             say("ConvScope: preparing the kernels (the first start after an install compiles them, "
                 "under a minute; later starts load them in a second):")
+        from convscope.kernels import _config
         helper = _WarmHelper.start(self, trace, lab) if (
-            self.warm_helper and len(steps) > 1 and notice is None and _cold_cache()) else None
+            self.warm_helper and len(steps) > 1 and notice is None and _config.cache_is_cold()) else None
         share = _Share(len(steps))
         feeder = helper and threading.Thread(target=helper.feed, args=(share, steps, say), daemon=True)
         if feeder:
@@ -340,11 +341,6 @@ class _WarmHelper:
             self.proc.wait()
         feeder.join(10)
         self.proc.stdout.close()
-
-
-def _cold_cache() -> bool:
-    from convscope.kernels import _config
-    return _config.cache_is_cold()
 
 
 def warm_every_kind() -> None:

@@ -24,12 +24,17 @@ print(json.dumps({"lines": "".join(lines), "status": r.status_code, "label": r.g
 '''
 
 
-def start(cache_dir):
+def run_probe(probe, cache_dir):
+    """Run a probe script in a fresh process with NUMBA_CACHE_DIR=cache_dir; its last line's JSON."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_CACHE")}
     env["NUMBA_CACHE_DIR"] = str(cache_dir)
-    out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=600)
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def start(cache_dir):
+    return run_probe(PROBE, cache_dir)
 
 
 def cache_files(folder):
@@ -82,7 +87,7 @@ event.register("numba:compile", Compiles())
 lines = []
 paths = [str(p) for p in default_model_paths()[:2]]            # lenet, then lenet5-classic
 app = create_app({"TESTING": True, "WARM_LAB": False, "WARM_MORE": False, "WARM_PROGRESS": lines.append,
-                  "MODEL_PATHS": paths, "WARM_HELPER": HELPER})
+                  "MODEL_PATHS": paths, "WARM_HELPER": True})
 digit = np.zeros((28, 28)); digit[4:24, 12:16] = 1
 labels = [app.test_client().post("/api/forward", json={"image": digit.tolist(), "model": m}).get_json()
           ["prediction"]["label"] for m in ("lenet", "lenet5-classic")]
@@ -90,20 +95,11 @@ print(json.dumps({"lines": "".join(lines), "labels": labels, "compiled": compile
 '''
 
 
-def start_with_helper(cache_dir, helper):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_CACHE")}
-    env["NUMBA_CACHE_DIR"] = str(cache_dir)
-    probe = HELPER_PROBE.replace('"WARM_HELPER": HELPER', f'"WARM_HELPER": {helper!r}')
-    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 @pytest.fixture(scope="module")
 def cold_start(tmp_path_factory):
     """The first start on an empty cache (with the helper process), and the cache it left."""
     cache = tmp_path_factory.mktemp("cold") / "cache"
-    return {"cache": cache, **start_with_helper(cache, True)}
+    return {"cache": cache, **run_probe(HELPER_PROBE, cache)}
 
 
 def test_a_cold_start_shares_the_compiling_with_a_helper_process(cold_start, client):
