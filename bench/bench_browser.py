@@ -9,6 +9,10 @@ latency per phase, layer repaints per second and animation frames per second whi
 view's default, or nested JSON lists) in the same run.
 
     .venv/bin/python bench/bench_browser.py --strokes 20 --encoding both --tensors both
+    .venv/bin/python bench/bench_browser.py --tensors base64 --viewport 1366x768 --server both --rounds 4
+
+The server is `convscope serve` as a user starts it (gunicorn); --server werkzeug or both also times
+the development server (`--workers 0`).
 """
 from __future__ import annotations
 
@@ -26,16 +30,6 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-
-SERVER = """
-import logging, sys
-from werkzeug.serving import make_server
-logging.getLogger("werkzeug").setLevel(logging.WARNING)
-from convscope.server import create_app
-cfg = {"MODEL_PATHS": [sys.argv[2]]} if sys.argv[2] else {}
-app = create_app(cfg or None)
-make_server("127.0.0.1", int(sys.argv[1]), app, threaded=True).serve_forever()
-"""
 
 FRAME_COUNTER = """() => {
   const h = window.__convscope; h.frames = 0; h.counting = true;
@@ -57,23 +51,30 @@ def placeholder_model(tmp: Path) -> str:
     return str(path)
 
 
-def start_server(model: str | None, tmp: Path):
+def start_server(model: str | None, tmp: Path, server: str = "gunicorn"):
+    """`convscope serve` on a free loopback port → (process, url): the server a user starts
+    (gunicorn, one worker × 4 threads), or with server="werkzeug" the development server
+    (`--workers 0`).  Its output is drained (bench_classroom.drain)."""
+    from bench_classroom import drain
     port = free_port()
     if model is None and not (ROOT / "models" / "lenet.npz").exists():
         model = placeholder_model(tmp)
         print(f"models/lenet.npz not found: using a random placeholder ({model})")
-    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(port), model or ""], cwd=ROOT)
+    cmd = [sys.executable, "-m", "convscope", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    cmd += ["--workers", "0"] if server == "werkzeug" else []
+    cmd += ["--model", model] if model else []
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
+    for _ in range(1200):
         try:
             urllib.request.urlopen(url + "/api/health", timeout=1).read()
-            return proc, url
+            return drain(proc), url
         except OSError:
             if proc.poll() is not None:
-                raise SystemExit("the server exited during start-up")
+                raise SystemExit(f"the server exited during start-up: {proc.stdout.read()}")
             time.sleep(0.1)
     proc.kill()
-    raise SystemExit("the server did not answer within 30 s")
+    raise SystemExit("the server did not answer within 120 s")
 
 
 def stroke_points(i: int, n: int):
@@ -163,12 +164,18 @@ def main(argv=None):
     ap.add_argument("--chromium", default=os.environ.get("CONVSCOPE_CHROMIUM") or shutil.which("chromium")
                     or "/usr/bin/chromium", help="Chromium binary (default: Debian's)")
     ap.add_argument("--viewport", default="1920x1080", help="WxH (default 1920x1080)")
+    ap.add_argument("--server", choices=["gunicorn", "werkzeug", "both"], default="gunicorn",
+                    help="what serves the page: `convscope serve` as a user starts it (gunicorn, one worker "
+                         "× 4 threads), Werkzeug's development server (--workers 0), or both, interleaved")
     args = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
     w, h = (int(v) for v in args.viewport.split("x"))
+    servers = ["gunicorn", "werkzeug"] if args.server == "both" else [args.server]
     with tempfile.TemporaryDirectory() as tmp:
-        proc, url = start_server(args.model, Path(tmp))
+        procs, urls = {}, {}
         try:
+            for name in servers:
+                procs[name], urls[name] = start_server(args.model, Path(tmp), name)
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=args.chromium, headless=True,
                                              args=["--headless", "--no-sandbox", "--disable-gpu"])
@@ -177,21 +184,23 @@ def main(argv=None):
                 page.on("pageerror", lambda e: errors.append(str(e)))
                 encodings = ["array", "png"] if args.encoding == "both" else [args.encoding]
                 tensor_modes = ["json", "base64"] if args.tensors == "both" else [args.tensors]
-                cases = list(itertools.product(encodings, tensor_modes))
+                cases = list(itertools.product(servers, encodings, tensor_modes))
                 runs = {case: [] for case in cases}
                 for r in range(args.rounds):   # the machines are noisy: alternate the cases
                     strokes = args.strokes // args.rounds + (r < args.strokes % args.rounds)
-                    for case in cases:
-                        runs[case].append(measure(page, url, args, *case, strokes))
-                for (enc, tensors), done in runs.items():
+                    for server, *case in cases:
+                        runs[(server, *case)].append(measure(page, urls[server], args, *case, strokes))
+                for (server, enc, tensors), done in runs.items():
+                    print(f"\n[{server}, {args.viewport}]", end="")
                     p95 = report(args, enc, tensors, done)
                     print(f"  target p95 ≤ 50 ms: {'met' if p95 <= 50 else 'NOT met'} ({p95:.1f} ms)")
                 browser.close()
                 if errors:
                     raise SystemExit(f"page errors: {errors}")
         finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+            for proc in procs.values():
+                proc.terminate()
+                proc.wait(timeout=15)
 
 
 if __name__ == "__main__":

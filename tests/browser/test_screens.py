@@ -209,6 +209,26 @@ def test_softmax_hover_click_and_arithmetic(page, live_server):
     body = detail.inner_text()
     assert "max z" in body and "Σ exp(z − max)" in body
     assert label == probs.index(max(probs))
+    # the bars (charts.js draws them over Plotly's frame): each as long as its probability on
+    # Plotly's own x axis, centred on its digit's tick label, the predicted one in its colour
+    page.wait_for_function("() => document.querySelectorAll('.softmax-plot .xtick text').length >= 2")
+    geo = page.evaluate("""() => {
+        const plot = document.querySelector('.softmax-plot');
+        const mid = (r) => [r.left + r.width / 2, r.top + r.height / 2];
+        const ticks = (sel) => Object.fromEntries([...plot.querySelectorAll(sel)]
+            .map((t) => [t.textContent.trim(), mid(t.getBoundingClientRect())]));
+        const bars = [...plot.querySelectorAll('.softmax-bar')].map((b) => {
+            const r = b.getBoundingClientRect();
+            return {left: r.left, width: r.width, mid: r.top + r.height / 2,
+                    predicted: b.classList.contains('predicted-bar')}; });
+        return {x: ticks('.xtick text'), y: ticks('.ytick text'), bars}; }""")
+    x0, x1 = geo["x"]["0"][0], geo["x"]["1"][0]
+    assert len(geo["bars"]) == 10
+    for i, bar in enumerate(geo["bars"]):
+        assert bar["left"] == pytest.approx(x0, abs=1.5), f"bar {i} starts off the axis's 0"
+        assert bar["width"] == pytest.approx(probs[i] * (x1 - x0), abs=1.0), f"bar {i}: {bar} vs p = {probs[i]}"
+        assert bar["mid"] == pytest.approx(geo["y"][str(i)][1], abs=1.5), f"bar {i} is not in its row"
+        assert bar["predicted"] == (i == label)
 
 
 # ---- 6. presenting, Undo and Clear stay: a teacher draws the next digit without leaving -----------
