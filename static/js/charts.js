@@ -161,9 +161,10 @@ export function createSoftmaxChart(container, classes = null, { onError = () => 
       layout.width = width;
       layout.height = height;
       layout.margin = { l: Math.round((classes ? 78 : 34) * z), r: 12, t: 8, b: Math.round(36 * z) };
-      layout.xaxis.tickfont.size = Math.round(15 * z);
-      layout.xaxis.title.font.size = Math.round(14 * z);
-      layout.yaxis.tickfont.size = Math.round((classes ? 13 : 18) * z);
+      // a small chart keeps labels a room can read (rows are 15 px apart at the smallest zoom)
+      layout.xaxis.tickfont.size = Math.max(10, Math.round(15 * z));
+      layout.xaxis.title.font.size = Math.max(10, Math.round(14 * z));
+      layout.yaxis.tickfont.size = Math.max(classes ? 10 : 12, Math.round((classes ? 13 : 18) * z));
       sizePlot();
       paintBars();
       drawFrame();

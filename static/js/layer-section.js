@@ -130,7 +130,9 @@ export function sizeEntry(entry, zoom, maxH = Infinity) {
     entry.fitted = { cellH: ch };
   } else if (entry.chart) {
     const z = zoom > 1 ? 1.1 : 1;
-    // the chart's 330 px and the predicted digit's 80 px above it share the budget
-    entry.chart.setZoom(Math.max(0.55, Math.min(z, (maxH - 80) / 330)));
+    // the chart's 330 px and the predicted digit above it share the budget
+    const digit = entry.body.querySelector(".predicted");
+    const digitH = (digit && digit.offsetHeight) || 80;
+    entry.chart.setZoom(Math.max(0.5, Math.min(z, (maxH - digitH) / 330)));
   }
 }

@@ -33,7 +33,7 @@ GEOMETRY = """() => {
     .map((s) => [s, box(s)]).filter(([, b]) => b && b.right > b.left && b.bottom > b.top);
   return {width: innerWidth, height: innerHeight, scrollWidth: document.documentElement.scrollWidth,
           pad: box('#drawpad canvas'), seen: box('#seen .seen-canvas'), layers: box('#layers'),
-          prediction: box('#prediction'), tour: box('#tour:not([hidden])'), panels};
+          prediction: box('#prediction'), chart: box('.softmax-plot'), tour: box('#tour:not([hidden])'), panels};
 }"""
 
 
@@ -79,6 +79,7 @@ def laptop_first_screen(g, size):
     inside(g["pad"], g, "the drawing pad")
     inside(g["seen"], g, "what the network sees")
     inside(g["prediction"], g, "the predicted digit")
+    inside(g["chart"], g, "the softmax bars")
     assert g["layers"]["top"] < g["height"] - 200, f"the layers start at y = {g['layers']['top']:.0f}"
 
 
@@ -179,6 +180,7 @@ def test_presentation_fits_a_projector(new_context, live_server, three):
         no_overlap(g)
         inside(g["pad"], g, "the drawing pad")
         inside(g["prediction"], g, "the predicted digit")
+        inside(g["chart"], g, "the softmax bars")
         inside(g["seen"], g, "what the network sees")
     sweep(page, [(1024, 768), (1366, 768), (1920, 1080)], "present", check)
 
@@ -187,7 +189,8 @@ def test_lab_hovered_pixel_and_its_arithmetic_together(new_context, live_server)
     page = new_context().new_page()
     page.goto(f"{live_server}/kernels#src=builtin:shapes&k=sobel_x")
     page.wait_for_selector("body[data-lab='ready']")
-    for w, h in DESKTOP + TOUCH:
+
+    def hover_and_check(w, h, state):
         page.set_viewport_size({"width": w, "height": h})
         # the canvases are drawn again at the new width once the window stops resizing
         page.wait_for_selector(f"body[data-lab-width='{w}']", timeout=5_000)
@@ -203,8 +206,18 @@ def test_lab_hovered_pixel_and_its_arithmetic_together(new_context, live_server)
             arith = page.locator("#arithmetic-panel").bounding_box()
             box = out.bounding_box()
             for what, b in (("the feature map", box), ("the pixel's arithmetic", arith)):
-                assert b["y"] < h - 120 and b["y"] + min(b["height"], 120) > 0, f"{what} is off screen at {w}×{h}: {b}"
-        shot(page, f"layout-lab-hovered-{w}x{h}")
+                assert b["y"] < h - 120 and b["y"] + min(b["height"], 120) > 0, \
+                    f"{state}: {what} is off screen at {w}×{h}: {b}"
+        shot(page, f"layout-lab-{state}-{w}x{h}")
+
+    for w, h in DESKTOP + TOUCH:
+        hover_and_check(w, h, "hovered")
+    # presenting on a projector: the map and the arithmetic on screen together as well
+    page.evaluate("() => window.scrollTo(0, 0)")
+    page.locator("#present-toggle").click()
+    page.wait_for_function("() => document.documentElement.classList.contains('present')")
+    for w, h in [(1024, 768), (1280, 800), (1366, 768), (1920, 1080)]:
+        hover_and_check(w, h, "present-hovered")
 
 
 CLIPPED = """(sel) => [...document.querySelectorAll(sel)].filter((e) => e.scrollWidth > e.clientWidth + 0.5)
