@@ -52,7 +52,7 @@ export function composeView(inner, { title = "", probs = null, label = null } = 
   ctx.textAlign = "left";
   ctx.fillText(title, 12, TITLE_H / 2);
   ctx.imageSmoothingEnabled = false;
-  for (const cv of inner.querySelectorAll("canvas.tile, canvas.vector, canvas.legend-bar")) {
+  for (const cv of inner.querySelectorAll("canvas.tile, canvas.vector, img.legend-bar")) {
     const r = cv.getBoundingClientRect();
     if (!r.width || !r.height) continue;
     ctx.drawImage(cv, r.left - base.left, r.top - base.top + TITLE_H, r.width, r.height);

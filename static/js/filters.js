@@ -7,7 +7,7 @@
  *   {update({model, weights: Map(name → parseWeights()), palette}), refreshLinks()}
  */
 import { domain, paintRGBA, scaleFor } from "./core/colors.js";
-import { el } from "./core/dom.js";
+import { el, pixelImage } from "./core/dom.js";
 import { createLegend } from "./legend.js";
 
 /** Kernel (o, i) of a conv weight (C_out, C_in, kh, kw) as rows [kh][kw]. */
@@ -77,14 +77,15 @@ export function createFilterViewer(container, { labHref }) {
           `${d.name} filter ${o}${Cin > 1 ? `, input map ${i}` : ""}: open in the kernel lab`,
         );
         a.title = `${d.name} filter ${o}${Cin > 1 ? `, input map ${i}` : ""} — open in the kernel lab`;
-        const cv = el("canvas", "filter-canvas");
-        cv.width = kw;
-        cv.height = kh;
-        const ctx = cv.getContext("2d");
-        const img = ctx.createImageData(kw, kh);
-        paintRGBA(img.data, w.weight, lo, hi, scale, (o * Cin + i) * kh * kw, kh * kw);
-        ctx.putImageData(img, 0, 0);
-        a.append(cv);
+        const off = (o * Cin + i) * kh * kw;
+        a.append(
+          pixelImage(
+            kw,
+            kh,
+            (rgba) => paintRGBA(rgba, w.weight, lo, hi, scale, off, kh * kw),
+            "filter-canvas",
+          ),
+        );
         a.tabIndex = o === 0 && i === 0 ? 0 : -1;
         grid.append(a);
         links.push({ a, layer: d.name, o, i, rows: kernelRows(w, o, i) });

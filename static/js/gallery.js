@@ -4,6 +4,7 @@
  * samples: [{id, label, image: {shape: [28, 28], data}}] (from GET /api/samples?include=images).
  */
 import { paintRGBA } from "./core/colors.js";
+import { pixelImage } from "./core/dom.js";
 import { flatten } from "./core/tensor.js";
 
 export function createGallery(container, { onPick = () => {} } = {}) {
@@ -53,17 +54,14 @@ export function createGallery(container, { onPick = () => {} } = {}) {
         b.dataset.label = s.label;
         b.setAttribute("role", "listitem");
         b.setAttribute("aria-label", `MNIST test digit #${s.index}, labelled ${s.label}`);
-        const cv = document.createElement("canvas");
-        const [h, w] = s.image.shape;
-        cv.width = w;
-        cv.height = h;
-        const ctx = cv.getContext("2d");
-        const img = ctx.createImageData(w, h);
-        paintRGBA(img.data, flatten(s.image.data, s.image.shape, `sample ${s.id}`), 0, 1, "gray");
-        ctx.putImageData(img, 0, 0);
         const label = document.createElement("span");
         label.textContent = s.label;
-        b.append(cv, label);
+        const [h, w] = s.image.shape;
+        const values = flatten(s.image.data, s.image.shape, `sample ${s.id}`);
+        b.append(
+          pixelImage(w, h, (rgba) => paintRGBA(rgba, values, 0, 1, "gray")),
+          label,
+        );
         b.tabIndex = buttons.size === 0 ? 0 : -1;
         list.append(b);
         buttons.set(s.id, b);

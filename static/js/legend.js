@@ -3,16 +3,15 @@
  * of the values actually present.  createLegend(container) → {update({scale, lo, hi, min, max, scope})}
  */
 import { lut } from "./core/colors.js";
+import { pixelImage, pixelDataUrl } from "./core/dom.js";
 
 const fmt = (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2));
 
 export function createLegend(container) {
   const root = document.createElement("div");
   root.className = "legend";
-  const bar = document.createElement("canvas");
-  bar.width = 64;
-  bar.height = 1;
-  bar.className = "legend-bar";
+  // a picture, not a live canvas (core/dom.js pixelImage): it changes only with the scale
+  const bar = pixelImage(64, 1, () => {}, "legend-bar");
   const ends = document.createElement("div");
   ends.className = "legend-ends";
   const lo = document.createElement("span");
@@ -29,13 +28,13 @@ export function createLegend(container) {
     update({ scale, lo: a, hi: b, min, max, scope }) {
       if (scale !== lastScale) {
         const table = lut(scale);
-        const ctx = bar.getContext("2d");
-        const img = ctx.createImageData(64, 1);
-        for (let i = 0; i < 64; i++) {
-          const j = Math.round((i / 63) * 255);
-          img.data.set([table[j * 3], table[j * 3 + 1], table[j * 3 + 2], 255], i * 4);
-        }
-        ctx.putImageData(img, 0, 0);
+        bar.src = pixelDataUrl(64, 1, (rgba) => {
+          for (let i = 0; i < 64; i++) {
+            const j = Math.round((i / 63) * 255);
+            rgba.set([table[j * 3], table[j * 3 + 1], table[j * 3 + 2], 255], i * 4);
+          }
+        });
+        bar.dataset.scale = scale;
         lastScale = scale;
       }
       lo.textContent = fmt(a);

@@ -113,6 +113,17 @@ def test_gallery_digit_shows_its_label(page, live_server):
     shown = int(page.locator("#prediction").get_attribute("data-label"))
     assert shown == forward["prediction"]["label"]
     assert shown == target["label"], "needs the trained model (models/lenet.npz)"
+    # the thumbnail (an <img>) shows the sample's own pixels: gray levels = value × 255
+    pixels = page.evaluate("""(id) => {
+        const img = document.querySelector(`button.sample[data-sample-id="${id}"] img`);
+        const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
+        const x = c.getContext('2d'); x.drawImage(img, 0, 0);
+        const d = x.getImageData(0, 0, c.width, c.height).data;
+        return {shape: [c.height, c.width], gray: Array.from({length: c.width * c.height}, (_, i) => d[4 * i])}; }""",
+                           target["id"])
+    expected = np.asarray(image, dtype=float)
+    assert pixels["shape"] == list(expected.shape)
+    assert np.abs(np.asarray(pixels["gray"]).reshape(expected.shape) - expected * 255).max() <= 1.0
 
 
 @pytest.mark.parametrize("tensors", ["base64", "json"])
@@ -323,6 +334,14 @@ def test_layers_hide_and_colour_scope(page, live_server):
     assert float(legend.get_attribute("data-hi")) == pytest.approx(top, rel=1e-6)
     assert legend.get_attribute("data-scale") == "diverging"
     assert page.locator('.layer[data-layer="relu1"] .legend').get_attribute("data-scale") == "sequential"
+    # the bars are the scales' own gradients, end to end (static/js/core/colors.js SCALES)
+    ends = page.evaluate("""() => ['conv1', 'relu1'].map((name) => {
+        const img = document.querySelector(`.layer[data-layer="${name}"] img.legend-bar`);
+        const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = 1;
+        const x = c.getContext('2d'); x.drawImage(img, 0, 0);
+        const d = x.getImageData(0, 0, c.width, 1).data;
+        return [Array.from(d.slice(0, 3)), Array.from(d.slice(-4, -1))]; })""")
+    assert ends == [[[0x05, 0x30, 0x61], [0x67, 0x00, 0x1f]], [[0xff, 0xff, 0xff], [0x4d, 0x1a, 0x02]]]
 
 
 def test_screenshots_of_the_main_states(page, live_server, screenshot):

@@ -55,3 +55,31 @@ export function viewMax(node, fallback) {
   const v = parseFloat(getComputedStyle(node).getPropertyValue("--view-max"));
   return Number.isFinite(v) && v > 0 ? v : fallback;
 }
+
+/**
+ * A small still picture as an <img>: fill(rgba) paints its w×h RGBA bytes on one shared scratch
+ * canvas, which becomes a PNG.  For pictures that never change (gallery thumbnails, kernels):
+ * every live <canvas> is a layer the browser composites on each frame, hundreds of them while
+ * the pen draws.
+ */
+let scratch = null;
+export function pixelImage(w, h, fill, className = "") {
+  const img = document.createElement("img");
+  if (className) img.className = className;
+  img.alt = "";
+  img.width = w;
+  img.height = h;
+  img.src = pixelDataUrl(w, h, fill);
+  return img;
+}
+/** The PNG data: URL of a w×h picture whose RGBA bytes fill(rgba) paints (see pixelImage). */
+export function pixelDataUrl(w, h, fill) {
+  scratch = scratch || document.createElement("canvas");
+  scratch.width = w;
+  scratch.height = h;
+  const ctx = scratch.getContext("2d");
+  const data = ctx.createImageData(w, h);
+  fill(data.data);
+  ctx.putImageData(data, 0, 0);
+  return scratch.toDataURL("image/png");
+}
