@@ -361,7 +361,8 @@ def check_headers(r, mimetype):
     assert r.status_code == 200 and r.mimetype == mimetype
     csp = r.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "unsafe-eval" not in csp and "img-src 'self' data: blob:" in csp
-    assert "script-src 'self' 'unsafe-inline'" not in csp
+    assert "unsafe-inline" not in csp, "neither scripts nor styles may run inline"
+    assert "style-src 'self'" in csp
     assert r.headers["X-Content-Type-Options"] == "nosniff"
     assert r.headers["Referrer-Policy"] == "no-referrer"
 
