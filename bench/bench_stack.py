@@ -1,0 +1,170 @@
+"""How close /api/forward comes to the HTTP stack's own limit, per server, in one run.
+
+For each server — ConvScope under gunicorn with 2 sync workers, under its default (gunicorn, one
+worker × 4 threads), under granian (2 WSGI workers), and the peer (a plain Flask + PyTorch app on the
+same contract, bench/peer_flask_torch.py, gunicorn with 2 sync workers) — wrk (-t2, --connections)
+drives for --duration seconds each: GET /api/health (what the stack alone costs), then POST
+/api/forward with a 28×28 shipped digit and "preprocess": "none", answered with nested JSON lists and
+(ConvScope only) with base64-packed tensors.  The peer runs twice: with Flask's own JSON (the plain
+peer) and with orjson.  ConvScope's forward cache is off (wrk repeats one body).
+Prints req/s and p50/p99 per case, forward as a share of the same server's health rate, and forward
+against the peer's forward.  Targets (issue "Hold a lecture hall"): forward ≥ 70 % of health, ≥ 2× the
+peer.
+
+    .venv/bin/python bench/bench_stack.py [--duration 10] [--connections 16] [--only convscope-default,peer]
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.bench_classroom import drain, free_port, stop  # noqa: E402
+
+SERVERS = {
+    "convscope-sync2": lambda port: [sys.executable, "-m", "convscope", "serve", "--host", "127.0.0.1",
+                                     "--port", str(port), "--workers", "2"],
+    "convscope-default": lambda port: [sys.executable, "-m", "convscope", "serve", "--host", "127.0.0.1",
+                                       "--port", str(port)],
+    "convscope-gthread2": lambda port: [sys.executable, "-m", "convscope", "serve", "--host", "127.0.0.1",
+                                        "--port", str(port), "--workers", "2", "--threads", "2"],
+    "convscope-granian2": lambda port: [sys.executable, "-m", "granian", "--interface", "wsgi", "--workers", "2",
+                                        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+                                        "--no-ws", "bench.granian_app:app"],
+    "peer": lambda port: [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
+                          "--log-level", "warning", "bench.peer_flask_torch:app"],
+    "peer-orjson": lambda port: [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
+                                 "--log-level", "warning", "bench.peer_flask_torch:app"],
+}
+ENV = {"peer-orjson": {"PEER_JSON": "orjson"}}
+SERVERS_NEED = {"convscope-granian2": "granian", "peer": "PyTorch", "peer-orjson": "PyTorch"}
+LABELS = {
+    "convscope-sync2": "ConvScope, gunicorn 2 sync workers (--workers 2)",
+    "convscope-default": "ConvScope, gunicorn 1 worker × 4 threads (convscope serve)",
+    "convscope-gthread2": "ConvScope, gunicorn 2 workers × 2 threads",
+    "convscope-granian2": "ConvScope, granian 2 WSGI workers",
+    "peer": "peer: Flask + PyTorch, gunicorn 2 sync workers",
+    "peer-orjson": "peer with orjson instead of Flask's JSON",
+}
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--duration", type=int, default=10, help="seconds per case (default 10)")
+    p.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
+    p.add_argument("--only", default=",".join(SERVERS), help="comma-separated servers: " + ", ".join(SERVERS))
+    p.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    return p.parse_args(argv)
+
+
+def digit_body(tensors: str | None) -> bytes:
+    from convscope.convnet.samples import load_samples
+    image = load_samples().images[0]
+    body = {"image": [[round(float(v) / 255, 4) for v in row] for row in image], "preprocess": "none"}
+    if tensors:
+        body["encoding"] = tensors
+    return json.dumps(body).encode()
+
+
+def start(name: str, port: int) -> subprocess.Popen:
+    env = dict(os.environ, CONVSCOPE_FORWARD_CACHE_BYTES="0", **ENV.get(name, {}))
+    proc = subprocess.Popen(SERVERS[name](port), cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{name} exited: {proc.stdout.read()}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/api/health")
+            ok = conn.getresponse().status == 200
+            conn.close()
+            if ok:
+                time.sleep(2.0)          # every worker up and warm
+                return drain(proc)
+        except OSError:
+            time.sleep(0.3)
+    stop(proc)
+    raise SystemExit(f"{name} did not start within 180 s")
+
+
+def wrk(args, port: int, path: str, body: bytes | None) -> dict:
+    lua = ['done = function(summary, latency, requests)',
+           '  io.write(string.format("RESULT %d %d %.3f %.3f %d\\n", summary.requests, summary.duration,',
+           '    latency:percentile(50) / 1000, latency:percentile(99) / 1000,',
+           '    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.status + summary.errors.timeout))',
+           'end']
+    if body is not None:
+        lua = ['wrk.method = "POST"', 'wrk.headers["Content-Type"] = "application/json"',
+               f'wrk.body = [==[{body.decode()}]==]'] + lua
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write("\n".join(lua) + "\n")
+    try:
+        out = subprocess.run(["wrk", "-t2", f"-c{args.connections}", f"-d{args.duration}s", "-s", f.name,
+                              f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(f.name)
+    m = re.search(r"RESULT (\d+) (\d+) ([\d.]+) ([\d.]+) (\d+)", out)
+    n, us, p50, p99, errors = m.groups()
+    return {"rps": int(n) / (int(us) / 1e6), "p50_ms": float(p50), "p99_ms": float(p99), "errors": int(errors)}
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if shutil.which("wrk") is None:
+        raise SystemExit("bench_stack needs wrk (Debian: apt-get install wrk)")
+    names = [n for n in args.only.split(",") if n]
+    missing = [n for n, mod in (("convscope-granian2", "granian"), ("peer", "torch"), ("peer-orjson", "torch"))
+               if n in names and importlib.util.find_spec(mod) is None]
+    for n in missing:
+        print(f"{n}: skipped, {SERVERS_NEED[n]} is not installed (pip install -e '.[bench]')")
+    names = [n for n in names if n not in missing]
+    cases = {"health": ("/api/health", None), "forward json": ("/api/forward", digit_body("json")),
+             "forward base64": ("/api/forward", digit_body("base64"))}
+    results = {}
+    for name in names:
+        port = free_port()
+        proc = start(name, port)
+        try:
+            results[name] = {}
+            for case, (path, body) in cases.items():
+                if name.startswith("peer") and case == "forward base64":
+                    continue
+                results[name][case] = r = wrk(args, port, path, body)
+                print(f"{LABELS[name]:58s} {case:15s} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.2f} ms"
+                      f"  p99 {r['p99_ms']:6.2f} ms  errors {r['errors']}", flush=True)
+        finally:
+            stop(proc)
+    print(f"\nwrk -t2 -c{args.connections}, {args.duration} s a case, 2 cores shared with wrk; same run:")
+    peers = {n: results[n]["forward json"]["rps"] for n in ("peer", "peer-orjson") if n in results}
+    for name, rs in results.items():
+        if name.startswith("peer"):
+            continue
+        health = rs["health"]["rps"]
+        for case in ("forward json", "forward base64"):
+            share = rs[case]["rps"] / health
+            line = f"  {LABELS[name]:58s} {case:15s} {share:6.1%} of its health rate (target ≥ 70 %)"
+            for peer, rps in peers.items():
+                line += f"; {rs[case]['rps'] / rps:5.2f}× {peer}"
+            print(line)
+    for peer, rps in peers.items():
+        print(f"  {LABELS[peer]}: forward at {rps / results[peer]['health']['rps']:.1%} of its own health rate")
+    print("  (target: ≥ 2× the plain peer's forward)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
