@@ -7,9 +7,8 @@
  * the bars and the digit are there from the first answer on.
  * createSoftmaxChart(container, classes) → {update(probs, label), barCentre(i) → {x, y} in container pixels,
  * indexAt(clientX, clientY) → digit | null (the row under a point: the layer view's hit-test for
- * hover and click), highlight(i|null), setZoom(factor), values() → {probs, label},
- * barBox(i) → the bar's {left, top, width, height} in plot pixels}.  Plotly's own hover is off: the
- * layer view's tooltip and pinned arithmetic show the numbers.
+ * hover and click), highlight(i|null), setZoom(factor), values() → {probs, label}}.  Plotly's own
+ * hover is off: the layer view's tooltip and pinned arithmetic show the numbers.
  */
 
 import { loadPlotly } from "./core/plotly.js";
@@ -170,7 +169,6 @@ export function createSoftmaxChart(container, classes = null, { onError = () => 
       drawFrame();
     },
     values: () => ({ probs: probs.slice(), label }),
-    barBox: (i) => barBox(i),
     /** The digit whose row (bar, tick label or the empty space right of a short bar) is under a point. */
     indexAt(clientX, clientY) {
       const r = plot.getBoundingClientRect();
