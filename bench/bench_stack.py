@@ -8,7 +8,8 @@ drives for --duration seconds each: GET /api/health (what the stack alone costs)
 (ConvScope only) with base64-packed tensors.  The peer runs twice: with Flask's own JSON (the plain
 peer) and with orjson.  ConvScope's forward cache is off (wrk repeats one body).
 Prints req/s and p50/p99 per case, forward as a share of the same server's health rate, and forward
-against the peer's forward.  Targets (issue "Hold a lecture hall"): forward ≥ 70 % of health, ≥ 2× the
+against the peer's forward; then bench_classroom.py's class (--classroom students, one drawing each
+50 ms, a Python client on the same cores) on each ConvScope server.  Targets (issue "Hold a lecture hall"): forward ≥ 70 % of health, ≥ 2× the
 peer.
 
     .venv/bin/python bench/bench_stack.py [--duration 10] [--connections 16] [--only convscope-default,peer]
@@ -30,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.bench_classroom import drain, free_port, stop  # noqa: E402
+from bench.bench_classroom import drain, free_port, run_students, stop, student_bodies  # noqa: E402
 
 SERVERS = {
     "convscope-sync2": lambda port: [sys.executable, "-m", "convscope", "serve", "--host", "127.0.0.1",
@@ -64,6 +65,9 @@ def parse_args(argv=None):
     p.add_argument("--duration", type=int, default=10, help="seconds per case (default 10)")
     p.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
     p.add_argument("--only", default=",".join(SERVERS), help="comma-separated servers: " + ", ".join(SERVERS))
+    p.add_argument("--classroom", type=int, default=30, metavar="N",
+                   help="then N students drawing (bench_classroom.py's load, one forward every 50 ms, "
+                        "--duration seconds) on each ConvScope server; 0 skips it (default 30)")
     p.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
     return p.parse_args(argv)
 
@@ -144,6 +148,13 @@ def main(argv=None) -> int:
                 results[name][case] = r = wrk(args, port, path, body)
                 print(f"{LABELS[name]:58s} {case:15s} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.2f} ms"
                       f"  p99 {r['p99_ms']:6.2f} ms  errors {r['errors']}", flush=True)
+            if args.classroom and not name.startswith("peer"):
+                load = argparse.Namespace(students=args.classroom, interval=50.0, duration=float(args.duration),
+                                          warmup=2.0)
+                bodies = [student_bodies(k) for k in range(args.classroom)]
+                results[name]["classroom"] = c = run_students(load, port, bodies)
+                print(f"{LABELS[name]:58s} {'classroom':15s} {c['rate']:8.0f} of {c['offered']:,.0f} req/s offered"
+                      f"  p50 {c['p50']:6.2f} ms  p95 {c['p95']:6.2f} ms  errors {c['errors']}", flush=True)
         finally:
             stop(proc)
     print(f"\nwrk -t2 -c{args.connections}, {args.duration} s a case, 2 cores shared with wrk; same run:")

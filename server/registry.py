@@ -291,6 +291,11 @@ class _Share:
             return self.hi
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the OS has one, as on Linux)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 class _WarmHelper:
     """The helper process of a cold start (see server/warm_helper.py); None where it cannot help."""
     TIMEOUT = 300   # seconds a helper may take over its last step before it is stopped
@@ -303,8 +308,7 @@ class _WarmHelper:
         import json
         import subprocess
         import sys
-        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        if cpus < 2 or not os.path.basename(sys.executable).startswith("python"):
+        if usable_cpus() < 2 or not os.path.basename(sys.executable).startswith("python"):
             return None
         config = {"paths": [f"{name}={path}" for name, path in registry.sources.items()],
                   "trace": trace, "lab": lab, "warm_more": registry.warm_more}

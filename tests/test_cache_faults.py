@@ -11,6 +11,8 @@ import sys
 import numpy as np
 import pytest
 
+from convscope.server.registry import usable_cpus
+
 PROBE = r'''
 import json, numpy as np
 from convscope.server import create_app
@@ -105,12 +107,17 @@ def cold_start(tmp_path_factory):
 def test_a_cold_start_shares_the_compiling_with_a_helper_process(cold_start, client):
     """Two warm-up steps on a cold cache: this process traces lenet while the helper traces
     lenet5-classic; the classic's own kernels (LeCun's tanh, average pooling) are then loaded here
-    from the cache the helper wrote, never compiled here."""
+    from the cache the helper wrote, never compiled here.  With one CPU there is no helper: this
+    process compiles them itself, and the answers are the same."""
     assert "unreadable" not in cold_start["lines"] and cold_start["lines"].count("\n") == 1
     assert "trace lenet…" in cold_start["lines"] and "trace lenet5-classic…" in cold_start["lines"]
     assert "conv2d_relu_max_pool2d" in cold_start["compiled"]     # lenet's fused kernel: compiled here
     own = ("_lecun_tanh_1d", "avg_pool2d")
-    assert not any(name in cold_start["compiled"] for name in own), cold_start["compiled"]
+    compiled_here = [name for name in own if name in cold_start["compiled"]]
+    if usable_cpus() >= 2:
+        assert compiled_here == [], cold_start["compiled"]
+    else:
+        assert compiled_here == list(own), "one CPU: no helper, so this process compiles them"
     digit = np.zeros((28, 28)); digit[4:24, 12:16] = 1
     here = [client.post("/api/forward", json={"image": digit.tolist(), "model": m}).get_json()["prediction"]["label"]
             for m in ("lenet", "lenet5-classic")]
