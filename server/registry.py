@@ -291,11 +291,6 @@ class _Share:
             return self.hi
 
 
-def usable_cpus() -> int:
-    """The CPUs this process may run on (its affinity where the OS has one, as on Linux)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
 class _WarmHelper:
     """The helper process of a cold start (see server/warm_helper.py); None where it cannot help."""
     TIMEOUT = 300   # seconds a helper may take over its last step before it is stopped
@@ -308,6 +303,7 @@ class _WarmHelper:
         import json
         import subprocess
         import sys
+        from .serving import usable_cpus
         if usable_cpus() < 2 or not os.path.basename(sys.executable).startswith("python"):
             return None
         config = {"paths": [f"{name}={path}" for name, path in registry.sources.items()],

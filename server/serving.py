@@ -10,6 +10,8 @@ the weights load and the JIT warms before the workers fork and share them.
 """
 from __future__ import annotations
 
+import os
+
 from flask import Flask
 
 
@@ -36,6 +38,11 @@ def serve_werkzeug(app: Flask, host: str, port: int, on_ready) -> None:
         pass
     finally:
         server.server_close()
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the OS has one, as on Linux)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def gunicorn_available() -> bool:

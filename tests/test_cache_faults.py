@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from convscope.server.registry import usable_cpus
+from convscope.server.serving import usable_cpus
 
 PROBE = r'''
 import json, numpy as np

@@ -79,6 +79,27 @@ def test_serve_starts_the_right_server_and_prints_the_url(monkeypatch, capsys, a
     assert ("gunicorn" if workers else "Werkzeug's development server") in out
 
 
+@pytest.mark.parametrize("cpus, argv, expect", [
+    (2, [], (2, 1)),                        # a class: one sync worker per core
+    (1, [], (1, 4)),                        # one core: one worker, threaded as on loopback
+    (2, ["--workers", "1"], (1, 4)),        # what the teacher asks for wins
+    (2, ["--threads", "2"], (2, 2)),
+])
+def test_serving_beyond_loopback_defaults_to_a_worker_per_core(monkeypatch, capsys, cpus, argv, expect):
+    started = {}
+
+    def fake_gunicorn(app, host, port, n, on_ready, threads=1):
+        started.update(workers=n, threads=threads, host=host)
+        on_ready(8123)
+
+    monkeypatch.setattr(serving, "serve_gunicorn", fake_gunicorn)
+    monkeypatch.setattr(serving, "usable_cpus", lambda: cpus)
+    assert cli.main(["--host", "0.0.0.0", *argv] + MODEL) == 0
+    assert (started["host"], started["workers"], started["threads"]) == ("0.0.0.0", *expect)
+    shown = f"gunicorn, {expect[0]} worker{'s' if expect[0] > 1 else ''}"
+    assert shown in capsys.readouterr().out
+
+
 def test_port_in_use_is_one_line(capsys):
     import socket
     with socket.socket() as s:
