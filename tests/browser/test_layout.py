@@ -244,6 +244,7 @@ def test_no_clipped_text(new_context, live_server, three):
     cells.nth(1).focus()
     assert cells.nth(1).input_value() == "-0.0054321094"
     assert cells.nth(1).get_attribute("title") == "-0.0054321094"
+    page.wait_for_selector("body[data-lab='ready']")
     box = page.locator("#output-view canvas.layer-base").bounding_box()
     page.mouse.move(box["x"] + 90, box["y"] + 90, steps=2)
     page.wait_for_function("() => document.querySelector('#arithmetic .arith-sum')")

@@ -62,6 +62,9 @@ function change(patch, delay = 0) {
   state.set(patch);
   history.replaceState(null, "", `#${toHash(state.get())}`);
   renderControls();
+  // busy from now on, not only once the request goes: a typed kernel waits 150 ms first, and
+  // "ready" must mean the picture is of what the controls say
+  document.body.dataset.lab = "busy";
   computer.schedule(delay);
 }
 
