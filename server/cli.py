@@ -29,7 +29,7 @@ def serve_options(f):
         click.option("--workers", type=int, default=None,
                      help="gunicorn worker processes (1 for one user; N for a classroom); 0: Werkzeug's "
                           "development server (for debugging, or where gunicorn cannot run)  [default: 1 on "
-                          "loopback; one per CPU core beyond it, for a class]"),
+                          "loopback; one per CPU core (up to 4) beyond it, for a class]"),
         click.option("--threads", type=int, default=None,
                      help="threads per gunicorn worker (1: sync workers, the steadiest latency for a class; "
                           "N>1: gthread with keep-alive)  [default: 4 with one worker, else 1]"),
@@ -98,7 +98,7 @@ def serve(host, port, workers, threads, model, strict=False, class_code=None, no
     if workers is None:   # a page for one user on loopback; a class beyond it (bench_stack.py: one
         # worker served 30 students 335 of 600 forwards/s at p95 112 ms, two sync workers all 600 at 32 ms)
         from .serving import usable_cpus
-        workers = 1 if is_loopback(host) else usable_cpus()
+        workers = 1 if is_loopback(host) else min(usable_cpus(), 4)   # each worker holds its models
     if threads is None:   # one worker serves one user's page, whose requests come several at a time
         threads = 4 if workers == 1 else 1
     if workers < 0 or threads < 1 or not 0 <= port <= 65535 or not 1 <= max_training_jobs <= 8:

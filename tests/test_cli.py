@@ -80,7 +80,8 @@ def test_serve_starts_the_right_server_and_prints_the_url(monkeypatch, capsys, a
 
 
 @pytest.mark.parametrize("cpus, argv, expect", [
-    (2, [], (2, 1)),                        # a class: one sync worker per core
+    (2, [], (2, 1)),                        # a class: one sync worker per core…
+    (16, [], (4, 1)),                       # …up to four
     (1, [], (1, 4)),                        # one core: one worker, threaded as on loopback
     (2, ["--workers", "1"], (1, 4)),        # what the teacher asks for wins
     (2, ["--threads", "2"], (2, 2)),
