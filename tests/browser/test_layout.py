@@ -184,6 +184,14 @@ def test_presentation_fits_a_projector(new_context, live_server, three):
         inside(g["seen"], g, "what the network sees")
     sweep(page, [(1024, 768), (1366, 768), (1920, 1080)], "present", check)
 
+    def phone(g, size):
+        # presenting on a phone: the pad and the network's view fit their panels and the screen
+        no_overlap(g)
+        panels = dict(g["panels"])
+        for what, b, panel in (("the pad", g["pad"], ".pad-panel"), ("the network's view", g["seen"], ".seen-panel")):
+            assert b["right"] <= min(size[0], panels[panel]["right"]) + 0.5, f"{what} overflows at {size}: {b}"
+    sweep(page, [(390, 844)], "present", phone)
+
 
 def test_lab_hovered_pixel_and_its_arithmetic_together(new_context, live_server):
     page = new_context().new_page()
