@@ -99,22 +99,29 @@ def start_server(args, port: int) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "convscope", "serve", "--host", HOST, "--port", str(port),
            "--workers", str(args.workers), "--threads", str(args.threads)]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 120
+    return wait_healthy(proc, port)
+
+
+def wait_healthy(proc: subprocess.Popen, port: int, name: str = "server", timeout: float = 120,
+                 settle: float = 1.0) -> subprocess.Popen:
+    """Poll GET /api/health until it answers 200, then wait `settle` s (every worker's post-fork
+    warm-up) and drain the output; a server that exits or never answers ends the bench."""
+    deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"server exited: {proc.stdout.read()}")
+            raise SystemExit(f"{name} exited: {proc.stdout.read()}")
         try:
             conn = http.client.HTTPConnection(HOST, port, timeout=2)
             conn.request("GET", "/api/health")
             ok = conn.getresponse().status == 200
             conn.close()
             if ok:
-                time.sleep(1.0)          # let every worker finish its post-fork warm-up
+                time.sleep(settle)
                 return drain(proc)
         except OSError:
             time.sleep(0.2)
     stop(proc)
-    raise SystemExit("server did not start within 120 s")
+    raise SystemExit(f"{name} did not start within {timeout:.0f} s")
 
 
 def drain(proc: subprocess.Popen) -> subprocess.Popen:

@@ -17,7 +17,6 @@ peer.
 from __future__ import annotations
 
 import argparse
-import http.client
 import importlib.util
 import json
 import os
@@ -26,30 +25,34 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.bench_classroom import drain, free_port, run_students, stop, student_bodies  # noqa: E402
+from bench.bench_classroom import free_port, run_students, stop, student_bodies, wait_healthy  # noqa: E402
+
+def convscope(*extra):
+    return lambda port: [sys.executable, "-m", "convscope", "serve", "--host", "127.0.0.1", "--port", str(port),
+                         *extra]
+
+
+def peer(port):
+    return [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+            "bench.peer_flask_torch:app"]
+
 
 SERVERS = {
-    "convscope-sync2": lambda port: [sys.executable, "-m", "convscope", "serve", "--host", "127.0.0.1",
-                                     "--port", str(port), "--workers", "2"],
-    "convscope-default": lambda port: [sys.executable, "-m", "convscope", "serve", "--host", "127.0.0.1",
-                                       "--port", str(port)],
-    "convscope-gthread2": lambda port: [sys.executable, "-m", "convscope", "serve", "--host", "127.0.0.1",
-                                        "--port", str(port), "--workers", "2", "--threads", "2"],
+    "convscope-sync2": convscope("--workers", "2"),
+    "convscope-default": convscope(),
+    "convscope-gthread2": convscope("--workers", "2", "--threads", "2"),
     "convscope-granian2": lambda port: [sys.executable, "-m", "granian", "--interface", "wsgi", "--workers", "2",
                                         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
                                         "--no-ws", "bench.granian_app:app"],
-    "peer": lambda port: [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
-                          "--log-level", "warning", "bench.peer_flask_torch:app"],
-    "peer-orjson": lambda port: [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
-                                 "--log-level", "warning", "bench.peer_flask_torch:app"],
+    "peer": peer,
+    "peer-orjson": peer,
 }
 ENV = {"peer-orjson": {"PEER_JSON": "orjson"}}
-SERVERS_NEED = {"convscope-granian2": "granian", "peer": "PyTorch", "peer-orjson": "PyTorch"}
+NEEDS = {"convscope-granian2": "granian", "peer": "torch", "peer-orjson": "torch"}     # the module each needs
 LABELS = {
     "convscope-sync2": "ConvScope, gunicorn 2 sync workers (--workers 2)",
     "convscope-default": "ConvScope, gunicorn 1 worker × 4 threads (convscope serve)",
@@ -85,22 +88,7 @@ def start(name: str, port: int) -> subprocess.Popen:
     env = dict(os.environ, CONVSCOPE_FORWARD_CACHE_BYTES="0", **ENV.get(name, {}))
     proc = subprocess.Popen(SERVERS[name](port), cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"{name} exited: {proc.stdout.read()}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/api/health")
-            ok = conn.getresponse().status == 200
-            conn.close()
-            if ok:
-                time.sleep(2.0)          # every worker up and warm
-                return drain(proc)
-        except OSError:
-            time.sleep(0.3)
-    stop(proc)
-    raise SystemExit(f"{name} did not start within 180 s")
+    return wait_healthy(proc, port, name, timeout=180, settle=2.0)
 
 
 def wrk(args, port: int, path: str, body: bytes | None) -> dict:
@@ -129,10 +117,9 @@ def main(argv=None) -> int:
     if shutil.which("wrk") is None:
         raise SystemExit("bench_stack needs wrk (Debian: apt-get install wrk)")
     names = [n for n in args.only.split(",") if n]
-    missing = [n for n, mod in (("convscope-granian2", "granian"), ("peer", "torch"), ("peer-orjson", "torch"))
-               if n in names and importlib.util.find_spec(mod) is None]
+    missing = [n for n in names if n in NEEDS and importlib.util.find_spec(NEEDS[n]) is None]
     for n in missing:
-        print(f"{n}: skipped, {SERVERS_NEED[n]} is not installed (pip install -e '.[bench]')")
+        print(f"{n}: skipped, {NEEDS[n]} is not installed (pip install -e '.[bench]')")
     names = [n for n in names if n not in missing]
     cases = {"health": ("/api/health", None), "forward json": ("/api/forward", digit_body("json")),
              "forward base64": ("/api/forward", digit_body("base64"))}

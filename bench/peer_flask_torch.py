@@ -2,7 +2,7 @@
 
 POST /api/forward {"image": 28×28 rows in [0, 1], "preprocess": "none"} → every layer's output as
 nested JSON lists, the max pools' winners, and the prediction, as ConvScope answers with
-"tensors": "json"; GET /api/health → {"status": "ok"}.  The same weights (models/lenet.npz, via
+"encoding": "json"; GET /api/health → {"status": "ok"}.  The same weights (models/lenet.npz, via
 bench/torch_lenet.py).  One PyTorch thread per worker process, as a gunicorn deployment would set.
 Serve it with `gunicorn -w 2 bench.peer_flask_torch:app` from the repository root.  Flask's own JSON
 (the standard library's encoder) is the plain peer; PEER_JSON=orjson gives it ConvScope's encoder,

@@ -3,7 +3,7 @@
  * of the values actually present.  createLegend(container) → {update({scale, lo, hi, min, max, scope})}
  */
 import { lut } from "./core/colors.js";
-import { pixelImage, pixelDataUrl } from "./core/dom.js";
+import { el, pixelDataUrl } from "./core/dom.js";
 
 const fmt = (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2));
 
@@ -11,7 +11,7 @@ export function createLegend(container) {
   const root = document.createElement("div");
   root.className = "legend";
   // a picture, not a live canvas (core/dom.js pixelImage): it changes only with the scale
-  const bar = pixelImage(64, 1, () => {}, "legend-bar");
+  const bar = el("img", { class: "legend-bar", alt: "", width: 64, height: 1 });
   const ends = document.createElement("div");
   ends.className = "legend-ends";
   const lo = document.createElement("span");
