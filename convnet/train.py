@@ -101,7 +101,9 @@ def model_card(net, data, recipe: Recipe, the_design, result, accuracy, confusio
         "training_seconds": round(result.seconds, 1),
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "environment": {"python": platform.python_version(), "numpy": np.__version__,
-                        "numba": __import__("numba").__version__, "machine": platform.machine()},
+                        "numba": __import__("numba").__version__, "machine": platform.machine(),
+                        # a run is deterministic for a seed *and* a thread count
+                        "numba_threads": __import__("numba").get_num_threads()},
     }
     if the_design is not None:
         card["design"] = the_design

@@ -18,6 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # the architectures of test_onnx_import
 from test_onnx_import import ARCHITECTURES, export, seeded  # noqa: E402
+from convscope.convnet.network import default_model_path  # noqa: E402
 
 READY = "() => window.__convscope && window.__convscope.lastForward !== null"
 SETTLED = "(n) => window.__convscope.rendered > n && !window.__convscope.busy()"
@@ -85,7 +86,8 @@ def test_the_picker_lists_every_model_and_switches_through_the_url(page, models_
     open_model(page, base, "lenet")
     options = page.locator("#model-picker option")
     assert options.evaluate_all("os => os.map((o) => o.value)") == ["lenet", "lenet5-classic", "lenet-fashion", *ARCHITECTURES]
-    assert "99.30 %" in options.first.inner_text()
+    card = json.loads((default_model_path().with_suffix(".card.json")).read_text())
+    assert f"{100 * card['test_accuracy']:.2f} %" in options.first.inner_text()   # the card's figure
     page.select_option("#model-picker", "gray28")
     page.wait_for_url("**/?model=gray28**")
     page.wait_for_function(READY, timeout=30_000)

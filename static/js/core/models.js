@@ -30,7 +30,7 @@ export function urlForModel(loc, name, keepHash = true) {
   return `${loc.pathname}?${q}${keepHash ? loc.hash : ""}`;
 }
 
-/** One option per model: "lenet · 1×32×32 · 99.30 %". */
+/** One option per model: "lenet · gray 32×32 · 99.63 %". */
 export function modelLabel(m) {
   const i = m.input;
   const acc = typeof m.accuracy === "number" ? ` · ${(100 * m.accuracy).toFixed(2)} %` : "";
