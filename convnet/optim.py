@@ -1,13 +1,16 @@
 """Optimisers and learning-rate schedules for ``Network.loss_and_grads`` gradients.
 
 Parameters and gradients are nested dicts {layer: {"weight": array, "bias": array}}; updates are
-in place, float32.
+in place, float32, one kernel pass per parameter array (kernels/optimizers.py, whose NumPy twin is
+the whole-array form of the same update).
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
+
+from convscope.kernels.optimizers import adam_update, sgd_update
 
 
 class SGD:
@@ -18,14 +21,12 @@ class SGD:
         self.velocity = {n: {k: np.zeros_like(v) for k, v in p.items()} for n, p in params.items()}
 
     def step(self, grads, lr):
+        f32, mu = np.float32, np.float32(self.momentum)
         for name, group in grads.items():
             for key, g in group.items():
-                p, v = self.params[name][key], self.velocity[name][key]
-                if self.wd and key == "weight":
-                    g = g + self.wd * p
-                v *= self.momentum
-                v += g
-                p -= np.float32(lr) * (g + self.momentum * v if self.nesterov else v)
+                wd = f32(self.wd if key == "weight" else 0.0)
+                sgd_update(self.params[name][key], np.ascontiguousarray(g, np.float32),
+                           self.velocity[name][key], mu, f32(lr), wd, self.nesterov)
 
 
 class Adam:
@@ -40,17 +41,15 @@ class Adam:
     def step(self, grads, lr):
         self.t += 1
         c1, c2 = 1 - self.b1 ** self.t, 1 - self.b2 ** self.t
+        f32 = np.float32
+        b1, c1m, b2, c2m = f32(self.b1), f32(1 - self.b1), f32(self.b2), f32(1 - self.b2)
+        step, c2, eps = f32(lr / c1), f32(c2), f32(self.eps)
         for name, group in grads.items():
             for key, g in group.items():
-                p, m, v = self.params[name][key], self.m[name][key], self.v[name][key]
-                m *= self.b1
-                m += (1 - self.b1) * g
-                v *= self.b2
-                v += (1 - self.b2) * g * g
-                if self.wd and key == "weight":
-                    p -= np.float32(lr * self.wd) * p
-                p -= (np.float32(lr / c1) * m / (np.sqrt(v / np.float32(c2)) + np.float32(self.eps))
-                      ).astype(np.float32)
+                decay = f32(lr * self.wd if key == "weight" else 0.0)
+                adam_update(self.params[name][key], np.ascontiguousarray(g, np.float32),
+                            self.m[name][key], self.v[name][key], b1, c1m, b2, c2m, decay, step,
+                            c2, eps)
 
 
 def make_optimizer(name, params, momentum=0.9, weight_decay=0.0):

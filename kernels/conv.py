@@ -68,23 +68,22 @@ def _forward_rows_impl(xp, w, b, stride, dilation, mask, y):
 _forward_rows, _forward_rows_parallel = _compile_twice(_forward_rows_impl)
 
 
-@njit(cache=True, fastmath=True)
-def _forward_flat(xp, w, b, dilation, mask, y):
-    """Stride-1 forward: y (C_out, Ho, Wo) from the padded xp (C_in, Hp, Wp), each output plane
-    as one run a[q], q < (Ho-1)*Wp + Wo, y[co, oy, ox] = a[oy*Wp + ox], with
-        a[q] = b[co] + sum_taps w[co, ci, ky, kx] * xp.flat[ci*Hp*Wp + ky*dh*Wp + kx*dw + q].
-    Two output channels per sweep (an odd C_out ends with the pair (co, co)); the tap table
-    holds every (ci, ky, kx) of an input channel connected to either, with weight 0 for the one
-    it is not connected to."""
+@njit(cache=True)
+def _pair_tables(w, mask, dilation, hp, wp):
+    """The tap tables of the stride-1 sweeps over a padded input of Hp × Wp, one row per pair of
+    output channels (co0, co1) = (2p, min(2p + 1, C_out - 1)) (an odd C_out ends with the pair
+    (co, co)): offs[p, k] is tap k's flat offset ci*Hp*Wp + ky*dh*Wp + kx*dw, wa[p, k] and
+    wb[p, k] its weights for co0 and co1 (0 for the one not connected to ci), over every
+    (ci, ky, kx) of an input channel connected to either; groups[p] counts them in fours
+    (_pad_pair_taps). They depend on the weights and shapes only: a batch builds them once."""
     c_out, c_in, kh, kw = w.shape
-    ho, wo = y.shape[1], y.shape[2]
-    hp, wp = xp.shape[1], xp.shape[2]
-    n = (ho - 1) * wp + wo
-    xf = xp.reshape(c_in * hp * wp)
-    offs = np.zeros(c_in * kh * kw + 3, np.int64)  # tap -> flat input offset; +3 for the padding
-    wa, wb = np.zeros(offs.size, np.float32), np.zeros(offs.size, np.float32)
-    a0, a1 = np.empty(n, np.float32), np.empty(n, np.float32)
-    for co0 in range(0, c_out, 2):
+    pairs = (c_out + 1) // 2
+    size = c_in * kh * kw + 3                      # +3 for the padding to whole groups
+    offs = np.zeros((pairs, size), np.int64)
+    wa, wb = np.zeros((pairs, size), np.float32), np.zeros((pairs, size), np.float32)
+    groups = np.zeros(pairs, np.int64)
+    for pi in range(pairs):
+        co0 = 2 * pi
         co1 = min(co0 + 1, c_out - 1)
         t = 0
         for ci in range(c_in):
@@ -92,13 +91,32 @@ def _forward_flat(xp, w, b, dilation, mask, y):
                 continue
             for ky in range(kh):
                 for kx in range(kw):
-                    offs[t] = ci * hp * wp + ky * dilation[0] * wp + kx * dilation[1]
-                    wa[t] = w[co0, ci, ky, kx] * mask[co0, ci]
-                    wb[t] = w[co1, ci, ky, kx] * mask[co1, ci]
+                    offs[pi, t] = ci * hp * wp + ky * dilation[0] * wp + kx * dilation[1]
+                    wa[pi, t] = w[co0, ci, ky, kx] * mask[co0, ci]
+                    wb[pi, t] = w[co1, ci, ky, kx] * mask[co1, ci]
                     t += 1
+        groups[pi] = _pad_pair_taps(offs[pi], wa[pi], wb[pi], t)
+    return offs, wa, wb, groups
+
+
+@njit(cache=True, fastmath=True)
+def _forward_flat(xp, b, tables, y):
+    """Stride-1 forward: y (C_out, Ho, Wo) from the padded xp (C_in, Hp, Wp), each output plane
+    as one run a[q], q < (Ho-1)*Wp + Wo, y[co, oy, ox] = a[oy*Wp + ox], with
+        a[q] = b[co] + sum_taps w[co, ci, ky, kx] * xp.flat[ci*Hp*Wp + ky*dh*Wp + kx*dw + q],
+    two output channels per sweep, from the tables of _pair_tables (for xp's Hp, Wp)."""
+    offs, wa, wb, groups = tables
+    c_out, ho, wo = y.shape
+    wp = xp.shape[2]
+    n = (ho - 1) * wp + wo
+    xf = xp.reshape(xp.size)
+    a0, a1 = np.empty(n, np.float32), np.empty(n, np.float32)
+    for pi in range(offs.shape[0]):
+        co0 = 2 * pi
+        co1 = min(co0 + 1, c_out - 1)
         a0[:] = b[co0]
         a1[:] = b[co1]
-        _sweep_pair(xf, offs, wa, wb, _pad_pair_taps(offs, wa, wb, t), a0, a1)
+        _sweep_pair(xf, offs[pi], wa[pi], wb[pi], groups[pi], a0, a1)
         for oy in range(ho):  # element loops: a Numba slice assignment costs ~40 ns a call
             for ox in range(wo):
                 y[co1, oy, ox] = a1[oy * wp + ox]
@@ -107,25 +125,43 @@ def _forward_flat(xp, w, b, dilation, mask, y):
 
 
 @njit(cache=True)
-def _forward_into(x, w, b, stride, pad, dilation, mask, y):
-    """Serial forward of one image x (C_in, H, W) into y (C_out, Ho, Wo)."""
+def _forward_tables(x, w, stride, pad, dilation, mask):
+    """The tables _forward_into_tabled needs for inputs shaped like x (..., C_in, H, W): those of
+    _pair_tables for the padded size when the stride is at most 2 (the sweeps), else empty."""
+    hp, wp = x.shape[-2] + pad[0] + pad[1], x.shape[-1] + pad[2] + pad[3]
+    if stride[0] <= 2 and stride[1] <= 2:
+        return _pair_tables(w, mask, dilation, hp, wp)
+    return _pair_tables(w[:0], mask, dilation, hp, wp)
+
+
+@njit(cache=True)
+def _forward_into_tabled(x, w, b, stride, pad, dilation, mask, tables, y):
+    """Serial forward of one image x (C_in, H, W) into y (C_out, Ho, Wo), with the tables of
+    _forward_tables for x's shape."""
     if y.size == 0:
         return
     xp = _pad(x, pad)
     if stride[0] == 1 and stride[1] == 1:
-        _forward_flat(xp, w, b, dilation, mask, y)
+        _forward_flat(xp, b, tables, y)
     elif stride[0] <= 2 and stride[1] <= 2:
         # stride 2: every stride-1 output, then every second one. Four times the arithmetic, but the
         # contiguous sweeps run ~6× faster than strided rows (3→16 channels, 64×64: 83 µs vs 233 µs)
         full = np.empty((y.shape[0], xp.shape[1] - dilation[0] * (w.shape[2] - 1),
                          xp.shape[2] - dilation[1] * (w.shape[3] - 1)), np.float32)
-        _forward_flat(xp, w, b, dilation, mask, full)
+        _forward_flat(xp, b, tables, full)
         for co in range(y.shape[0]):
             for oy in range(y.shape[1]):
                 for ox in range(y.shape[2]):
                     y[co, oy, ox] = full[co, oy * stride[0], ox * stride[1]]
     else:
         _forward_rows(xp, w, b, stride, dilation, mask, y)
+
+
+@njit(cache=True)
+def _forward_into(x, w, b, stride, pad, dilation, mask, y):
+    """Serial forward of one image x (C_in, H, W) into y (C_out, Ho, Wo)."""
+    _forward_into_tabled(x, w, b, stride, pad, dilation, mask,
+                         _forward_tables(x, w, stride, pad, dilation, mask), y)
 
 
 @njit(cache=True)
@@ -142,6 +178,8 @@ def conv2d_batch(x, w, b, stride, pad, dilation, mask):
     """y (N, C_out, Ho, Wo) = conv2d of each image of x (N, C_in, H, W); images split over threads."""
     ho, wo = _output_shape(x, w, stride, pad, dilation)
     y = np.empty((x.shape[0], w.shape[0], ho, wo), np.float32)
+    # the tables once for the batch; a prange body takes arrays, not tuples of them
+    offs, wa, wb, groups = _forward_tables(x, w, stride, pad, dilation, mask)
     for i in prange(x.shape[0]):
-        _forward_into(x[i], w, b, stride, pad, dilation, mask, y[i])
+        _forward_into_tabled(x[i], w, b, stride, pad, dilation, mask, (offs, wa, wb, groups), y[i])
     return y

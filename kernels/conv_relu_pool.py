@@ -20,8 +20,8 @@ import numpy as np
 from numba import njit, prange
 
 from .chunks import chunk_accumulators, chunk_images, chunk_sums
-from .conv import _forward_into
-from .conv_backward import _backward_into
+from .conv import _forward_into_tabled, _forward_tables
+from .conv_backward import _backward_into_tabled, _backward_tables
 from .conv_sweep import _output_shape
 from .pool import _max_into
 from .pool import _out_size as _pool_out
@@ -41,11 +41,12 @@ def _max_relu_backward_into(dq, winners, pooled, dy):
 
 
 @njit(cache=True)
-def _conv_relu_pool_into(x, w, b, stride, pad, dilation, mask, size, pool_stride, pool_pad,
-                         ho, wo, pooled, winners):
-    """One image x (C_in, H, W): pooled, winners (C_out, Hq, Wq) of max_pool(relu(conv2d(x)))."""
+def _conv_relu_pool_into(x, w, b, stride, pad, dilation, mask, tables, size, pool_stride,
+                         pool_pad, ho, wo, pooled, winners):
+    """One image x (C_in, H, W): pooled, winners (C_out, Hq, Wq) of max_pool(relu(conv2d(x))),
+    with the conv's tables (kernels/conv.py _forward_tables)."""
     y = np.empty((w.shape[0], ho, wo), np.float32)
-    _forward_into(x, w, b, stride, pad, dilation, mask, y)
+    _forward_into_tabled(x, w, b, stride, pad, dilation, mask, tables, y)
     flat = y.reshape(y.size)
     for k in range(flat.size):
         v = flat[k]
@@ -64,15 +65,17 @@ def conv2d_relu_max_pool2d_batch(x, w, b, stride, pad, dilation, mask, size, poo
     wq = _pool_out(wo, size[1], pool_stride[1], pool_pad[2] + pool_pad[3])
     pooled = np.empty((x.shape[0], w.shape[0], hq, wq), np.float32)
     winners = np.empty((x.shape[0], w.shape[0], hq, wq), np.int32)
+    offs, wa, wb, groups = _forward_tables(x, w, stride, pad, dilation, mask)   # once for the batch
     for i in prange(x.shape[0]):
-        _conv_relu_pool_into(x[i], w, b, stride, pad, dilation, mask, size, pool_stride, pool_pad,
-                             ho, wo, pooled[i], winners[i])
+        _conv_relu_pool_into(x[i], w, b, stride, pad, dilation, mask, (offs, wa, wb, groups),
+                             size, pool_stride,
+                             pool_pad, ho, wo, pooled[i], winners[i])
     return pooled, winners
 
 
 @njit(cache=True)
 def _conv_relu_pool_backward_chunk(x, w, dq, pooled, winners, stride, pad, dilation, mask,
-                                   need_dx, dx, c, chunks, dw_parts, db_parts):
+                                   tables, need_dx, dx, c, chunks, dw_parts, db_parts):
     """Images of chunk c: dy = dq routed to the winners where pooled > 0, then the conv backward
     of that image into dw_parts[c], db_parts[c] (and dx[i] if need_dx)."""
     ho, wo = _output_shape(x, w, stride, pad, dilation)
@@ -81,8 +84,8 @@ def _conv_relu_pool_backward_chunk(x, w, dq, pooled, winners, stride, pad, dilat
     for i in range(start, stop):
         dy = np.zeros((w.shape[0], ho, wo), np.float32)
         _max_relu_backward_into(dq[i], winners[i], pooled[i], dy)
-        _backward_into(x[i], w, dy, stride, pad, dilation, mask, need_dx,
-                       dx[i] if need_dx else none, dw_parts[c], db_parts[c])
+        _backward_into_tabled(x[i], w, dy, stride, pad, dilation, mask, need_dx,
+                              dx[i] if need_dx else none, dw_parts[c], db_parts[c], tables)
 
 
 # Both backward entry points hold their own prange (see conv_lab.py), over the fixed chunks.
@@ -93,10 +96,13 @@ def conv2d_relu_max_pool2d_backward_batch(x, w, dq, pooled, winners, stride, pad
     w.r.t. the pooled output, pooled/winners from conv2d_relu_max_pool2d_batch ->
     (dx (N,C_in,H,W), dw, db), as conv2d_backward_batch (same chunks, same order)."""
     chunks, dw_parts, db_parts = chunk_accumulators(x.shape[0], w)
+    # the tables once for the batch; a prange body takes arrays, not tuples of them
+    (cos, dwo, tci, tk, counts), (dxo, wa, wb, groups) = _backward_tables(x, w, stride, pad, dilation, mask)
     dx = np.empty_like(x)
     for c in prange(chunks):
+        tables = ((cos, dwo, tci, tk, counts), (dxo, wa, wb, groups))
         _conv_relu_pool_backward_chunk(x, w, dq, pooled, winners, stride, pad, dilation, mask,
-                                       True, dx, c, chunks, dw_parts, db_parts)
+                                       tables, True, dx, c, chunks, dw_parts, db_parts)
     dw, db = chunk_sums(dw_parts, db_parts)
     return dx, dw, db
 
@@ -106,8 +112,11 @@ def conv2d_relu_max_pool2d_backward_params_batch(x, w, dq, pooled, winners, stri
                                                  dilation, mask):
     """(dw, db) of conv2d_relu_max_pool2d_backward_batch without dx (a first layer)."""
     chunks, dw_parts, db_parts = chunk_accumulators(x.shape[0], w)
+    # the tables once for the batch; a prange body takes arrays, not tuples of them
+    (cos, dwo, tci, tk, counts), (dxo, wa, wb, groups) = _backward_tables(x, w, stride, pad, dilation, mask)
     dx = np.empty((0, 0, 0, 0), np.float32)
     for c in prange(chunks):
+        tables = ((cos, dwo, tci, tk, counts), (dxo, wa, wb, groups))
         _conv_relu_pool_backward_chunk(x, w, dq, pooled, winners, stride, pad, dilation, mask,
-                                       False, dx, c, chunks, dw_parts, db_parts)
+                                       tables, False, dx, c, chunks, dw_parts, db_parts)
     return chunk_sums(dw_parts, db_parts)

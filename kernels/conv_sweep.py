@@ -14,9 +14,10 @@ and a conv is a sum of shifted runs -- long, contiguous, SIMD-friendly inner loo
 Both take taps four per pass over the run. _sweep_pair counts its taps in groups of four: its
 callers pad their tables once with _pad_pair_taps (weight-0 taps at offset 0), which returns the
 group count. _dw_quad takes any tap count t and reads only the first t table entries (a short
-last group is filled with copies of its first tap whose sums are dropped). Whoever builds a tap
-table writes its loop inline, next to the table's np.zeros: LLVM then knows the table aliases
-none of w, mask (a separate builder function measured ~3 % slower).
+last group is filled with copies of its first tap whose sums are dropped). The tables depend on
+the weights and shapes only, so a batch builds them once for all its images (kernels/conv.py
+_pair_tables, kernels/conv_backward.py _dw_tables and _dx_tables): built per image, they cost
+LeNet's conv2 about a sixth of its forward time.
 """
 import numpy as np
 from numba import njit
