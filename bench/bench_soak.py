@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import io
 import json
 import os
 import sys
@@ -26,8 +24,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.bench_classroom import free_port, start_server, stop, student_bodies  # noqa: E402
-from bench.bench_lecture import lecture, quantiles  # noqa: E402
+from bench.bench_classroom import free_port, start_server, stop  # noqa: E402
+from bench.bench_lecture import hall_bodies, lecture, quantiles  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -107,15 +105,7 @@ async def soak(args, port, pid, bodies, gallery_body, lab_body):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    bodies = [student_bodies(k) for k in range(min(args.students, 60))]
-    from convscope.convnet.samples import load_samples
-    from PIL import Image
-    s = load_samples()
-    gallery_body = json.dumps({"image": (s.images[7] / 255).round(3).tolist()}).encode()
-    buf = io.BytesIO()
-    Image.open(ROOT / "static" / "img" / "lab" / "scene.png").convert("RGB").resize((512, 512)).save(buf, "PNG")
-    lab_body = json.dumps({"image": "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode(),
-                           "kernel": [[1 / 25] * 5] * 5}).encode()
+    bodies, gallery_body, lab_body = hall_bodies(args.students)
     port = free_port()
     server = f"gunicorn, {args.workers} workers × {args.threads} threads" if args.workers else "Werkzeug's development server"
     print(f"soak: {args.duration:g} s of {args.students} students drawing every {args.interval:g} ms (latest only), "

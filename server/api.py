@@ -9,7 +9,7 @@ import numpy as np
 
 from flask import Blueprint, Response, current_app, render_template, request, send_file
 
-from . import __version__, preprocess, schema, validate
+from . import __version__, pacing, preprocess, schema, validate
 from .caching import conditional
 from .decode import check_encoding, image_from, read_body
 from .errors import ApiError
@@ -128,6 +128,7 @@ def layer_weights(name: str):
 @bp.post("/api/forward")
 def forward():
     t0 = time.perf_counter()
+    queued = pacing.queued_ms(request.environ)    # read first: the time before this view began
     note_activity()
     cache, key = current_app.extensions.get("convscope.forward_cache"), None
     if cache is not None and request.mimetype == "application/json":
@@ -139,7 +140,7 @@ def forward():
             timing = {"decode": _ms(t0, t1), "preprocess": 0.0, "trace": 0.0, "serialise": 0.0, "total": _ms(t0, t1)}
             response = json_response(schema.with_timing(hit, timing))
             response.headers["X-ConvScope-Cache"] = "hit"
-            return response
+            return _paced(response, queued)
     fields, upload = read_body(request)
     net = registry().get(fields.get("model"))
     method = validate.choice(fields, "preprocess", tuple(preprocess.METHODS), schema.preprocess_of(net))
@@ -163,6 +164,12 @@ def forward():
         cache.put(key, body)
     response = json_response(schema.with_timing(body, timing))
     response.headers["X-ConvScope-Cache"] = "miss" if key is not None else "off"
+    return _paced(response, queued)
+
+
+def _paced(response: Response, queued: int | None) -> Response:
+    if queued is not None:
+        response.headers[pacing.HEADER] = str(queued)
     return response
 
 
@@ -453,11 +460,13 @@ def convolve():
         activation=validate.choice(fields, "activation", (None, *lab.LAB_ACTIVATIONS), None),
         pool=validate.pool(fields.get("pool")))
     echo_input = validate.flag(fields, "echo_input", True)
+    echo_output = validate.flag(fields, "echo_output", True)
+    encoding = validate.choice(fields, "encoding", schema.ENCODINGS, "json")
     t1 = time.perf_counter()
     with registry().lab_lock:
         result = lab.convolve(image, **options)
     t2 = time.perf_counter()
-    body = schema.dumps(schema.convolve(image, result, notice, echo_input))
+    body = schema.dumps(schema.convolve(image, result, notice, echo_input, encoding, echo_output))
     t3 = time.perf_counter()
     timing = {"decode": _ms(t0, t1), "convolve": _ms(t1, t2), "serialise": _ms(t2, t3), "total": _ms(t0, t3)}
     return json_response(schema.with_timing(body, timing))

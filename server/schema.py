@@ -19,7 +19,7 @@ import orjson
 from PIL import Image
 
 OPTIONS = orjson.OPT_SERIALIZE_NUMPY
-ENCODINGS = ("json", "base64")      # how /api/forward writes its arrays; "json" is the default
+ENCODINGS = ("json", "base64")      # how /api/forward and /api/convolve write arrays; "json" is the default
 PACKED_DTYPES = {"f": ("<f4", "float32"), "i": ("<i4", "int32")}   # dtype kind → (wire dtype, its name)
 
 
@@ -207,12 +207,16 @@ def with_timing(body: bytes, timing_ms: dict) -> bytes:
 
 
 # ---- POST /api/convolve ----------------------------------------------------------------------
-def convolve(image: np.ndarray, result, notice: str | None, echo_input: bool = True) -> dict:
+def convolve(image: np.ndarray, result, notice: str | None, echo_input: bool = True,
+             encoding: str = "json", echo_output: bool = True) -> dict:
     """``image`` (C, H, W) as convolved; ``result``: convnet.lab.LabResult.  With ``echo_input``
     false the input is described by its shape only (a client re-sending the same image already
-    has it: for 512×512 RGB that is 786k values not written, sent or parsed again)."""
+    has it: for 512×512 RGB that is 786k values not written, sent or parsed again).  ``encoding``
+    as /api/forward's: "base64" packs every array (a 512×512 RGB answer: 24 MB of nested lists,
+    about 6 MB packed).  ``output`` is always one of the stages before it: with ``echo_output``
+    false it is ``{"shape", "stage"}``, naming that stage instead of sending its values twice."""
     def stage(a):
-        return None if a is None else stats_array(a)
+        return None if a is None else stats_array(a, encoding)
     formula = {"height": formula_text(result.formula["height"]), "width": formula_text(result.formula["width"]),
                "pool": None}
     if result.formula["pool"]:
@@ -221,10 +225,19 @@ def convolve(image: np.ndarray, result, notice: str | None, echo_input: bool = T
     if result.blocked:
         axis, what = result.blocked
         explanation = impossible(axis, (formula["pool"] if what == "pooling window" else formula)[axis], what)
-    return {"input": array(image) if echo_input else {"shape": list(image.shape)}, "conv": stage(result.conv), "activation": stage(result.activation),
-            "pool": stage(result.pool), "output": stage(result.output) if result.possible else None,
+    return {"input": array(image, encoding) if echo_input else {"shape": list(image.shape)}, "conv": stage(result.conv), "activation": stage(result.activation),
+            "pool": stage(result.pool), "output": _output(result, encoding, echo_output),
             "formula": formula, "possible": result.possible,
             "explanation": explanation, "notice": notice}
+
+
+def _output(result, encoding: str, echo: bool) -> dict | None:
+    if not result.possible:
+        return None
+    if echo:
+        return stats_array(result.output, encoding)
+    name = next(n for n in ("pool", "activation", "conv") if getattr(result, n) is result.output)
+    return {"shape": list(result.output.shape), "stage": name}
 
 
 def formula_text(f: dict) -> dict:

@@ -276,6 +276,39 @@ def test_echo_input_false_leaves_the_input_out_and_nothing_else(client):
         assert lean[key] == full[key], key
 
 
+@pytest.mark.parametrize("knobs, stage", [
+    ({}, "conv"), ({"activation": "tanh"}, "activation"),
+    ({"activation": "relu", "pool": {"kind": "avg", "size": 2, "stride": 1}}, "pool"),
+])
+def test_echo_output_false_names_the_stage_the_output_equals(client, knobs, stage):
+    rng = np.random.default_rng(5)
+    body = dict(image=rng.random((8, 10, 3)).round(3).tolist(), kernel=rng.standard_normal((3, 3)).round(3).tolist(),
+                padding="same", **knobs)
+    full, lean = post(client, **body), post(client, **body, echo_output=False)
+    assert lean["output"] == {"shape": full["output"]["shape"], "stage": stage}
+    assert full["output"] == full[stage]
+    for key in ("input", "conv", "activation", "pool", "formula", "possible"):
+        assert lean[key] == full[key], key
+
+
+def test_echo_output_false_of_an_impossible_output_is_still_null(client):
+    out = post(client, image=np.zeros((4, 4)).tolist(), kernel=np.ones((5, 5)).tolist(), echo_output=False)
+    assert out["possible"] is False and out["output"] is None
+
+
+def test_convolve_packs_every_array_as_base64_with_the_same_numbers(client):
+    rng = np.random.default_rng(6)
+    body = dict(image=rng.random((7, 9, 3)).round(3).tolist(), kernel=rng.standard_normal((3, 3)).round(3).tolist(),
+                activation="relu", pool={"kind": "max", "size": 2, "stride": 2})
+    plain, packed = post(client, **body), post(client, **body, encoding="base64")
+    for key in ("input", "conv", "activation", "pool", "output"):
+        got = np.frombuffer(base64.b64decode(packed[key]["base64"]), "<f4").reshape(packed[key]["shape"])
+        assert packed[key]["dtype"] == "float32" and "data" not in packed[key]
+        np.testing.assert_array_equal(got, np.asarray(plain[key]["data"], np.float32))
+        assert packed[key].get("min") == plain[key].get("min") and packed[key].get("max") == plain[key].get("max")
+    assert packed["formula"] == plain["formula"]
+
+
 @pytest.mark.parametrize("value", ["false", 0, None, [False]])
 def test_echo_input_must_be_a_boolean(client, value):
     r = client.post("/api/convolve", json={"image": [[0, 1], [1, 0]], "kernel": [[1]], "echo_input": value})

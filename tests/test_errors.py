@@ -354,7 +354,8 @@ WRONG_VALUES = {"float": 3.5, "negative": -1, "huge": 10**9, "word": "x", "empty
                 "NaN as a string": "NaN", "null": None}
 OPTIONS = {"/api/forward": (GOOD, ["preprocess", "steps", "encoding", "model"]),
            "/api/convolve": ({**LAB, "kernel": [[1]]}, ["kernel", "stride", "padding", "dilation", "mode", "bias",
-                                                         "activation", "pool", "echo_input", "pool.kind",
+                                                         "activation", "pool", "echo_input", "echo_output",
+                                                         "encoding", "pool.kind",
                                                          "pool.size", "pool.stride"])}
 # The values among WRONG_VALUES that the contract (docs/CONTRACTS.md) makes valid for an option:
 # null means "the default" for the optional ones; flags take booleans; a bias is any finite number;
@@ -362,7 +363,8 @@ OPTIONS = {"/api/forward": (GOOD, ["preprocess", "steps", "encoding", "model"]),
 VALID = {("/api/forward", "steps"): {"true", "false"}, ("/api/forward", "model"): {"null"},
          ("/api/convolve", "kernel"): {"nested list"}, ("/api/convolve", "bias"): {"float", "negative"},
          ("/api/convolve", "activation"): {"null"}, ("/api/convolve", "pool"): {"object", "null"},
-         ("/api/convolve", "echo_input"): {"true", "false"}, ("/api/convolve", "pool.stride"): {"null"}}
+         ("/api/convolve", "echo_input"): {"true", "false"}, ("/api/convolve", "echo_output"): {"true", "false"},
+         ("/api/convolve", "pool.stride"): {"null"}}
 WRONG_CASES = [(route, option, name) for route, (_, options) in OPTIONS.items() for option in options
                for name in WRONG_VALUES if name not in VALID.get((route, option), ())]
 

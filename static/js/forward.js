@@ -1,7 +1,8 @@
 /**
  * The layer view's one forward channel: inputs are submitted as body makers, sent latest-wins
- * (core/api.js: at most one in flight, newest waiting), decoded (core/tensor.js) into the data
- * store, and timed for the benches.
+ * (core/api.js: at most one in flight, newest waiting), paced when the server's queue is long
+ * (core/pacer.js: a full lecture hall), decoded (core/tensor.js) into the data store, and timed for
+ * the benches.
  *
  * createForward({state, data, options, onResponse(parsed, job, meta), onError(err)}) →
  *   {submit(maker, t), resubmit(), busy()}
@@ -10,16 +11,20 @@
 import * as api from "./core/api.js";
 import { parseForward } from "./core/tensor.js";
 import { encodeQ4 } from "./core/q4.js";
+import { createPacer } from "./core/pacer.js";
 
 const PERF_KEEP = 2000;
 
 export function createForward({ state, data, options, onResponse, onError }) {
   let lastMaker = null;
+  const pacer = createPacer();
   const send = (job, { signal }) => {
     const body = options.tensors === "json" ? job.body : { ...job.body, encoding: options.tensors };
-    return api.forward(body, { signal }).then((r) => ({ r, job }));
+    const heard = {};
+    return api.forward(body, { signal, heard }).then((r) => ({ r, job, queued: heard.queued }));
   };
   const channel = api.createLatestWins(send, {
+    pace: ({ queued }) => pacer.after(queued),
     onResult: ({ r, job }, meta) => receive(r, job, meta),
     onError: (err) => {
       data.get().errors.push(String(err));

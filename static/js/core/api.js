@@ -53,13 +53,18 @@ export async function getJSON(path, { signal } = {}) {
   return parse(await fetch(path, { signal, headers: { Accept: "application/json" } }), path);
 }
 
-async function postJSON(path, body, { signal } = {}) {
+/** heard: an object that gets {queued}: the X-ConvScope-Queued milliseconds (server/pacing.py), or null */
+async function postJSON(path, body, { signal, heard = null } = {}) {
   const response = await fetch(path, {
     method: "POST",
     signal,
     body: JSON.stringify(body),
     headers: { "Content-Type": "application/json", Accept: "application/json" },
   });
+  if (heard) {
+    const queued = response.headers ? response.headers.get("X-ConvScope-Queued") : null;
+    heard.queued = queued === null ? null : Number(queued);
+  }
   return parse(response, path);
 }
 
@@ -107,14 +112,33 @@ const noop = () => {};
  *   interrupt: true   (the kernel lab's knobs) a submit aborts the request in flight
  * onResult(result, meta) / onError(err, meta) are called only for the newest request sent, never for
  * an aborted one; meta = {seq, requestedAt, sentAt, parsedAt}.  onSend(meta) once the body is built.
+ * pace(result) → ms (core/pacer.js): after an answer, the next request waits that long (a full hall:
+ * the server says its queue is long); a submit meanwhile waits, replaced by newer ones, as above.
  */
 export function createLatestWins(
   send,
-  { onResult = noop, onError = noop, onSend = noop, interrupt = false } = {},
+  { onResult = noop, onError = noop, onSend = noop, interrupt = false, pace = null } = {},
 ) {
   let counter = 0;
   let current = null; // {seq, controller}
   let waiting = null; // {makeBody, requestedAt}
+  let notBefore = 0; // performance.now() before which no request goes (pace)
+  let timer = null;
+
+  function next() {
+    if (!waiting || current || timer !== null) return;
+    const delay = notBefore - performance.now();
+    if (delay > 0) {
+      timer = setTimeout(() => {
+        timer = null;
+        next();
+      }, delay);
+      return;
+    }
+    const job = waiting;
+    waiting = null;
+    run(job);
+  }
 
   async function run({ makeBody, requestedAt }) {
     const seq = ++counter;
@@ -128,31 +152,29 @@ export function createLatestWins(
       onSend(meta);
       const result = await send(body, { signal: controller.signal });
       meta.parsedAt = performance.now();
+      if (pace) notBefore = meta.parsedAt + pace(result);
       if (newest()) onResult(result, meta);
     } catch (err) {
       if (newest() && err.name !== "AbortError") onError(err, meta);
     } finally {
       if (current && current.seq === seq) current = null;
-      if (waiting && !current) {
-        const next = waiting;
-        waiting = null;
-        run(next);
-      }
+      next();
     }
   }
 
   return {
     submit(makeBody, requestedAt = performance.now()) {
-      if (current && !interrupt) {
-        // keep the earliest unanswered request time: latency is measured from the first pen move
-        waiting = { makeBody, requestedAt: waiting ? waiting.requestedAt : requestedAt };
-        return;
+      if (current && interrupt) {
+        current.controller.abort();
+        current = null;
       }
-      if (current) current.controller.abort();
-      run({ makeBody, requestedAt });
+      // keep the earliest unanswered request time: latency is measured from the first pen move
+      waiting = { makeBody, requestedAt: waiting ? waiting.requestedAt : requestedAt };
+      next();
     },
+    /** a request in flight, or one waiting for its turn */
     get busy() {
-      return current !== null;
+      return current !== null || waiting !== null;
     },
     get sent() {
       return counter;

@@ -15,7 +15,9 @@ export function createComputer({ state, data, onStart, onResult, onError }) {
     const image = await loadSource(state.get().source, { cache, upload: data.get().upload });
     const { echoed } = data.get();
     const reuse = echoed.image === image && echoed.input !== null;
-    return { image, reuse, body: { ...requestBody(state.get(), image), echo_input: !reuse } };
+    // the page never reads `output` (it is the last of conv/activation/pool): named, not sent again
+    const body = { ...requestBody(state.get(), image), echo_input: !reuse, echo_output: false };
+    return { image, reuse, body };
   }
 
   function received(job, body) {
