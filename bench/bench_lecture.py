@@ -50,7 +50,7 @@ def parse_args(argv=None):
     p.add_argument("--duration", type=float, default=60.0, help="seconds measured")
     p.add_argument("--warmup", type=float, default=3.0)
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1, help="default 1: sync workers, as `convscope serve --workers N`")
     p.add_argument("--servers", metavar="WxT,...",
                    help="several server shapes in one run, e.g. 2x1,2x2 (workers × threads; 1 thread is "
                         "gunicorn's sync worker, more is gthread); default: --workers × --threads")
@@ -218,7 +218,11 @@ async def lecture(args, port, bodies, gallery_body, lab_body):
                     next_gallery += args.gallery_every
                     in_flight = asyncio.ensure_future(send(version, gallery_body, "gallery"))
                 else:
-                    in_flight = asyncio.ensure_future(send(version, seq[version % len(seq)], "draw"))
+                    # every drawing differs from every other (no two students' strokes are the same
+                    # bytes): an unknown key makes it so, and keeps drawings out of the forward cache
+                    body = seq[version % len(seq)]
+                    body = b"%s, \"student\": %d, \"stroke\": %d}" % (body[:-1], k, version)
+                    in_flight = asyncio.ensure_future(send(version, body, "draw"))
                 out["sent"] += now >= measure_from
                 continue
             if now < nxt:

@@ -42,7 +42,7 @@ def peer(port):
 
 
 SERVERS = {
-    "convscope-sync2": convscope("--workers", "2"),
+    "convscope-sync2": convscope("--workers", "2", "--threads", "1"),
     "convscope-default": convscope(),
     "convscope-gthread2": convscope("--workers", "2", "--threads", "2"),
     "convscope-granian2": lambda port: [sys.executable, "-m", "granian", "--interface", "wsgi", "--workers", "2",
