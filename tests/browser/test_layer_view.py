@@ -560,3 +560,42 @@ def test_play_a_conv_units_window_over_its_map(page, live_server):
     page.locator('canvas.tile[data-layer="pool1"][data-channel="0"]').click()
     page.wait_for_function("() => document.getElementById('detail').dataset.layer === 'pool1'")
     assert bar.is_hidden()
+
+
+@pytest.mark.parametrize("queued", [0, 400])
+def test_the_pen_paces_itself_by_the_servers_queue(page, live_server, queued):
+    """Each forward's X-ConvScope-Queued (here set by the test on the real answers) moves the wait
+    before the page's next forward (static/js/core/pacer.js: gain 0.5 around 6 ms, ±25 %): a long
+    queue spaces the requests out, none keeps them back-to-back."""
+    import time
+    open_page(page, live_server)
+    sent, answered = [], []
+
+    def handle(route):
+        sent.append(time.monotonic())
+        response = route.fetch()
+        route.fulfill(response=response, headers={**response.headers, "x-convscope-queued": str(queued)})
+        answered.append(time.monotonic())
+    page.route("**/api/forward", handle)
+    box = page.locator(".drawpad-canvas").bounding_box()
+    page.mouse.move(box["x"] + 0.3 * box["width"], box["y"] + 0.2 * box["height"])
+    page.mouse.down()
+    t_end = time.monotonic() + 2.0
+    k = 0
+    while time.monotonic() < t_end:       # two seconds of drawing, a pen move every ~20 ms
+        k += 1
+        f = (k % 40) / 40
+        page.mouse.move(box["x"] + (0.3 + 0.4 * f) * box["width"], box["y"] + (0.2 + 0.6 * f) * box["height"])
+        page.wait_for_timeout(20)
+    page.mouse.up()
+    page.wait_for_function("() => !window.__convscope.busy()", timeout=30_000)
+    page.unroute("**/api/forward")
+    waits = [(sent[n] - answered[n - 1]) * 1000 for n in range(1, len(sent))]
+    assert len(waits) >= 2, sent
+    if queued == 0:   # no queue: some request follows its predecessor's answer at once
+        assert min(waits) < 0.7 * 0.5 * (400 - 6), waits
+        return
+    gap = 0.0
+    for n, waited in enumerate(waits, 1):
+        gap = min(1000.0, gap + 0.5 * (queued - 6))
+        assert waited >= 0.7 * gap, (n, waits)
