@@ -8,8 +8,9 @@
  * few milliseconds, and each page's gap close to the others' (a fair share).
  *
  * bench/bench_lecture.py, 300 students on 2 cores (60 s, 2 × 2 threads): answers at p95 38 ms instead
- * of 402 ms; what a student sees is p50 0.30 s behind the pen instead of 0.50 s (p95 0.90 s against
- * 0.80 s: the paced hall leaves the server idle part of the time, 672 drawings/s served against 945).
+ * of 402 ms; what a student sees is p50 0.30 s behind the pen instead of 0.50 s (p95 0.70–0.90 s
+ * against 0.80 s: the paced hall leaves the server idle part of the time, 657–672 drawings/s served
+ * against 945).
  * An additive-increase, multiplicative-decrease pacer (TCP's shape) was tried first: it kept the
  * queue as short but over-reacted to the kernel lab's bursts and left some pages at its 2-s cap.
  *
