@@ -1,8 +1,13 @@
-"""Shared fixtures: ``app`` (create_app with a test config), ``client``, ``runner`` and a
-session-scoped ``live_server`` (the app under Werkzeug in a thread; yields its base URL)."""
+"""Shared fixtures: ``app`` (create_app with a test config), ``client``, ``runner``, a
+session-scoped ``live_server`` (the app under Werkzeug in a thread; yields its base URL) and
+``convscope_serve`` (the real ``convscope serve`` in a subprocess)."""
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import subprocess
+import sys
 import time
 import threading
 
@@ -53,6 +58,40 @@ def live_server():
         server.shutdown()
         thread.join(timeout=5)
         server.server_close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def convscope_serve(tmp_path):
+    """start(*args, env={}) → (proc, port, log path): ``convscope serve --port <free> ARGS`` in a
+    subprocess with none of this process's CONVSCOPE_* settings but ``env`` (and the test model, if
+    CONVSCOPE_TEST_MODEL names one); each is stopped with SIGTERM (then killed) at teardown."""
+    started = []
+
+    def start(*args, env=None):
+        port = free_port()
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("CONVSCOPE_")}
+        environ.update(env or {})
+        model = ["--model", os.environ["CONVSCOPE_TEST_MODEL"]] if os.environ.get("CONVSCOPE_TEST_MODEL") else []
+        log = tmp_path / f"serve-{len(started)}.log"
+        with open(log, "w") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "convscope", "serve", "--port", str(port), *args, *model],
+                                    env=environ, stdout=out, stderr=subprocess.STDOUT)
+        started.append(proc)
+        return proc, port, log
+    yield start
+    for proc in started:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.fixture(scope="session")

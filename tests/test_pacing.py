@@ -2,11 +2,7 @@
 measured by the kernel, and true under a real gunicorn sync worker that is busy when the request comes."""
 import http.client
 import json
-import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 
@@ -17,12 +13,6 @@ from convscope.server import pacing
 IMAGE = [[0.0] * 28 for _ in range(28)]
 for _row in range(4, 24):
     IMAGE[_row][13] = 1.0
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_the_kernel_counts_the_time_since_the_request_arrived():
@@ -48,34 +38,16 @@ def test_no_socket_no_number():
 
 
 @pytest.fixture
-def one_sync_worker(tmp_path):
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVSCOPE_")}
-    env["CONVSCOPE_FORWARD_CACHE_BYTES"] = "0"
-    args = ["--model", os.environ["CONVSCOPE_TEST_MODEL"]] if os.environ.get("CONVSCOPE_TEST_MODEL") else []
-    log = tmp_path / "serve.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "convscope", "serve", "--workers", "1", "--threads", "1",
-                                 "--port", str(port), *args], env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.time() + 600
-        while True:
-            assert proc.poll() is None and time.time() < deadline, log.read_text()
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    pass
-                if forward(port)[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
-        yield port
-    finally:
-        proc.send_signal(signal.SIGTERM)
+def one_sync_worker(convscope_serve):
+    proc, port, log = convscope_serve("--workers", "1", "--threads", "1", env={"CONVSCOPE_FORWARD_CACHE_BYTES": "0"})
+    deadline = time.time() + 600
+    while True:
+        assert proc.poll() is None and time.time() < deadline, log.read_text()
         try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            if forward(port)[0] == 200:
+                return port
+        except OSError:
+            time.sleep(0.2)
 
 
 def forward(port):

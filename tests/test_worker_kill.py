@@ -4,9 +4,7 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 
@@ -17,12 +15,6 @@ for _row in range(4, 24):
     IMAGE[_row][13] = 1.0
 COUNTER = iter(range(10**9))   # a fresh body each time (unknown keys are ignored): no cache hits,
                                # every request runs the trace on a worker
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def workers_of(pid):
@@ -45,27 +37,13 @@ def forward(port):
 
 
 @pytest.fixture
-def gunicorn(tmp_path):
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVSCOPE_")}
-    args = ["--model", os.environ["CONVSCOPE_TEST_MODEL"]] if os.environ.get("CONVSCOPE_TEST_MODEL") else []
-    log = tmp_path / "serve.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "convscope", "serve", "--workers", "2", "--port", str(port),
-                                 *args], env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.time() + 600
-        while "ConvScope serving" not in log.read_text() or len(workers_of(proc.pid)) < 2:
-            assert proc.poll() is None and time.time() < deadline, log.read_text()
-            time.sleep(0.1)
-        yield proc, port
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+def gunicorn(convscope_serve):
+    proc, port, log = convscope_serve("--workers", "2")
+    deadline = time.time() + 600
+    while "ConvScope serving" not in log.read_text() or len(workers_of(proc.pid)) < 2:
+        assert proc.poll() is None and time.time() < deadline, log.read_text()
+        time.sleep(0.1)
+    return proc, port
 
 
 def test_a_killed_worker_is_replaced_and_only_its_requests_fail(gunicorn):
