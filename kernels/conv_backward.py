@@ -274,7 +274,9 @@ def conv2d_backward_batch(x, w, dy, stride, pad, dilation, mask):
 @njit(cache=True, parallel=True)
 def conv2d_backward_params_batch(x, w, dy, stride, pad, dilation, mask):
     """(dw, db) of conv2d_backward_batch without dx: for a first layer, whose input needs none.
-    The same chunks and order, so dw, db are bit-identical to conv2d_backward_batch's."""
+    The same chunks and order: db is bit-identical to conv2d_backward_batch's, and so is dw at
+    stride 1; at other strides dw equals it to float32 rounding (_backward_rows is fastmath, and
+    without the dx stores the compiler may vectorise its row sums otherwise)."""
     chunks, dw_parts, db_parts = chunk_accumulators(x.shape[0], w)
     (cos, dwo, tci, tk, counts), (dxo, wa, wb, groups) = _backward_tables(x, w, stride, pad, dilation, mask)
     dx = np.empty((0, 0, 0, 0), np.float32)

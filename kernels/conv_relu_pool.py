@@ -14,7 +14,9 @@ per-image buffer while it is rectified and pooled (and, backward, while dq is ro
 the winners). The backward needs only the pooled output and the winners: the ReLU passes a
 gradient exactly where the winner's conv output is > 0, i.e. where the pooled value (the winner's
 ReLU output) is > 0. Both equal the separate kernels run in sequence bit for bit (same operations
-in the same order; the backward uses the same chunks as conv2d_backward_batch, kernels/chunks.py).
+in the same order; the backward uses the same chunks as conv2d_backward_batch, kernels/chunks.py),
+except the no-dx backward's dw at strides other than 1, equal to rounding (see
+conv2d_backward_params_batch).
 """
 import numpy as np
 from numba import njit, prange

@@ -213,14 +213,22 @@ def test_depthwise_matches_twin(seed, c, k, stride, p):
 @settings(max_examples=25, deadline=None)
 @given(hyper, st.integers(1, 20))
 def test_backward_params_batch_equals_full_backward(p, n):
-    """The no-dx variant (a first layer) gives the very same dw, db as conv2d_backward_batch."""
+    """The no-dx variant (a first layer) gives the same dw as conv2d_backward_batch to float32
+    rounding (on a stride other than 1, fastmath may sum a row in another order once the dx stores
+    are gone), and the very same db."""
     x, w, b, mask, geo = _run_forward_and_backward(p, n)
     dy = np.random.default_rng(p["seed"] + 3).standard_normal(
         conv2d_batch_ref(x, w, b, *geo, mask).shape).astype(F32)
     _, dw, db = conv2d_backward_batch(x, w, dy, *geo, mask)
     dw2, db2 = conv2d_backward_params_batch(x, w, dy, *geo, mask)
-    np.testing.assert_array_equal(dw2, dw)
+    _close(dw2, dw, _dw_bound(x, w, dy, geo, mask), "dw")
+    assert not dw2[mask == 0].any()   # masked-off pairs stay exactly 0
     np.testing.assert_array_equal(db2, db)
+
+
+def _dw_bound(x, w, dy, geo, mask):
+    """Each dw's sum of |terms|: the scale of its rounding error in any summation order."""
+    return conv2d_backward_batch_ref(abs(x), w, abs(dy), *geo, mask)[1]
 
 
 pool_geo = st.fixed_dictionaries({
@@ -249,7 +257,7 @@ def test_conv_relu_maxpool_fused_equals_the_chain(p, q, n):
     for label, g, r in zip(("dx", "dw", "db"), got, want):
         np.testing.assert_array_equal(g, r, err_msg=label)
     dw2, db2 = conv2d_relu_max_pool2d_backward_params_batch(x, w, dq, pooled, winners, *geo, mask)
-    np.testing.assert_array_equal(dw2, want[1])
+    _close(dw2, want[1], _dw_bound(x, w, dy, geo, mask), "dw of the no-dx variant")  # see above
     np.testing.assert_array_equal(db2, want[2])
     # and against the twins: the gradient routed by the twin pool, through the twin conv backward
     # (skipped when a conv output lies within rounding of 0, where the ReLU masks may differ)
