@@ -13,10 +13,11 @@ The (N, C_out, Ho, Wo) conv output is never materialised: each image's conv outp
 per-image buffer while it is rectified and pooled (and, backward, while dq is routed back through
 the winners). The backward needs only the pooled output and the winners: the ReLU passes a
 gradient exactly where the winner's conv output is > 0, i.e. where the pooled value (the winner's
-ReLU output) is > 0. Both equal the separate kernels run in sequence bit for bit (same operations
-in the same order; the backward uses the same chunks as conv2d_backward_batch, kernels/chunks.py),
-except the no-dx backward's dw at strides other than 1, equal to rounding (see
-conv2d_backward_params_batch).
+ReLU output) is > 0. The forward equals the separate kernels run in sequence bit for bit (same
+operations in the same order). The backward does the same sums over the same chunks as
+conv2d_backward_batch (kernels/chunks.py): db bit for bit, dx and dw equal to float32 rounding,
+because _backward_rows is fastmath and, compiled inside another caller, a strided row may be
+vectorised in another order (see conv2d_backward_params_batch).
 """
 import numpy as np
 from numba import njit, prange
