@@ -574,8 +574,8 @@ def test_the_pen_paces_itself_by_the_servers_queue(page, live_server, queued):
     def handle(route):
         sent.append(time.monotonic())
         response = route.fetch()
+        answered.append(time.monotonic())   # before the page can have it: a sound lower bound
         route.fulfill(response=response, headers={**response.headers, "x-convscope-queued": str(queued)})
-        answered.append(time.monotonic())
     page.route("**/api/forward", handle)
     box = page.locator(".drawpad-canvas").bounding_box()
     page.mouse.move(box["x"] + 0.3 * box["width"], box["y"] + 0.2 * box["height"])
