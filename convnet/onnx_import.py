@@ -31,6 +31,11 @@ from convscope.layerspec import LIMITS
 
 MAX_MODEL_BYTES = 64 * 2 ** 20        # a file larger than this is refused before it is parsed
 MAX_PARAMETERS = 16_000_000
+# what folding may build: a constant node of a 100-byte file can ask for any shape (ConstantOfShape
+# [10**5, 1024] is 400 MB), so each folded tensor, and all of them together, are bounded before
+# they are made
+MAX_FOLDED_ELEMENTS = MAX_PARAMETERS
+MAX_FOLDED_TOTAL = 2 * MAX_PARAMETERS
 MIN_OPSET = 11
 
 LAYER_OPS = ("Conv", "BatchNormalization", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Softplus", "Elu",
@@ -60,6 +65,7 @@ class _Chain:
     folded: list = field(default_factory=list)
     pending_pad: tuple | None = None                 # a Pad node's (top, bottom, left, right)
     counts: dict = field(default_factory=dict)
+    folded_elements: int = 0                         # the elements of every tensor folded so far
 
     def add(self, kind, node, shape=None, **keys):
         n = self.counts[kind] = self.counts.get(kind, 0) + 1
@@ -346,6 +352,7 @@ def _fold(node, const, shapes, chain):
     op, a = node.op_type, _attrs(node)
     args = [const.get(i) if i else None for i in node.input]
     try:
+        _check_fold_size(node, op, a, args)
         if op == "Constant":
             if "value" in a:
                 out = numpy_helper.to_array(a["value"])
@@ -401,8 +408,40 @@ def _fold(node, const, shapes, chain):
         raise
     except (ValueError, IndexError, TypeError, KeyError, AttributeError) as exc:
         _fail(node, f"could not be folded as a constant ({exc})")
-    const[node.output[0]] = np.asarray(out)
+    except MemoryError:
+        _fail(node, "its constant is too large to build")
+    out = np.asarray(out)
+    chain.folded_elements += out.size
+    if out.size > MAX_FOLDED_ELEMENTS or chain.folded_elements > MAX_FOLDED_TOTAL:
+        _fail(node, f"the constants folded so far hold {chain.folded_elements:,} values; ConvScope builds at "
+                    f"most {MAX_FOLDED_ELEMENTS:,} in one and {MAX_FOLDED_TOTAL:,} in all")
+    const[node.output[0]] = out
     chain.folded.append(_node_label(node))
+
+
+def _check_fold_size(node, op, a, args):
+    """Refuse, before it is built, a folded tensor of more than MAX_FOLDED_ELEMENTS values: the ops
+    whose output can be much larger than their inputs (the others are at most their inputs' size,
+    which are bounded already)."""
+    if op == "ConstantOfShape" and args and args[0] is not None:
+        dims = [int(v) for v in np.asarray(args[0]).reshape(-1)]
+        if any(d < 0 for d in dims):
+            _fail(node, f"asks for the shape {dims}, with a negative dimension")
+        size = int(np.prod(dims, dtype=object))
+    elif op in NORMALIZE and len(args) == 2 and all(x is not None for x in args):
+        try:
+            size = int(np.prod(np.broadcast_shapes(np.shape(args[0]), np.shape(args[1])), dtype=object))
+        except ValueError:
+            return                             # the NumPy call says why, as a fold error
+    elif op == "Gather" and len(args) == 2 and all(x is not None for x in args):
+        data, axis = np.asarray(args[0]), int(a.get("axis", 0))
+        rest = data.size // data.shape[axis] if data.ndim and data.shape[axis] else data.size
+        size = int(np.asarray(args[1]).size) * rest
+    else:
+        return
+    if size > MAX_FOLDED_ELEMENTS:
+        _fail(node, f"its constant would hold {size:,} values; ConvScope builds at most "
+                    f"{MAX_FOLDED_ELEMENTS:,} in one folded tensor")
 
 
 # ---- layers --------------------------------------------------------------------------------------
@@ -414,6 +453,8 @@ def _conv_pads(node, a, kernel, stride, dilation, hw) -> tuple[int, int, int, in
         p = [int(v) for v in a.get("pads", [0, 0, 0, 0])]
         if len(p) != 4:
             _fail(node, f"pads {p} are not 2-D")
+        if min(p) < 0:
+            _fail(node, f"pads {p} are negative (a crop); ConvScope pads with zeros only")
         return (p[0], p[2], p[1], p[3])
     if auto == "VALID":
         return (0, 0, 0, 0)
@@ -431,6 +472,9 @@ def _window_attrs(node, a, default_stride=None):
         _fail(node, f"kernel_shape {kernel} is not 2-D")
     stride = [int(v) for v in a.get("strides", default_stride or [1, 1])]
     dilation = [int(v) for v in a.get("dilations", [1, 1])]
+    for what, v in (("kernel_shape", kernel), ("strides", stride), ("dilations", dilation)):
+        if len(v) != 2 or min(v) < 1:
+            _fail(node, f"{what} {v} must be two whole numbers of at least 1")
     return kernel, stride, dilation
 
 
@@ -468,6 +512,8 @@ def _layer(node, const, chain):
         if int(a.get("group", 1)) != 1:
             _fail(node, f"group={a['group']} (grouped or depthwise convolution) is not supported; "
                         "ConvScope's conv reads every input channel")
+        if "kernel_shape" not in a:              # optional in ONNX: then the weights' own
+            a = {**a, "kernel_shape": list(weight.shape[2:])}
         kernel, stride, dilation = _window_attrs(node, a)
         if list(weight.shape[2:]) != kernel:
             _fail(node, f"kernel_shape {kernel} contradicts its weights' shape {list(weight.shape)}")

@@ -271,7 +271,35 @@ REFUSALS = {
     "ceil mode": (lambda: graph_model([helper.make_node("MaxPool", ["x"], ["h"], kernel_shape=[2, 2], strides=[2, 2],
                                                         ceil_mode=1), *FLAT], (1, 9, 9), None), "ceil_mode"),
     "map output": (lambda: graph_model([helper.make_node("Relu", ["x"], ["y"])], (1, 8, 8), None), "vector of class scores"),
+    # a file of a few hundred bytes must not make the importer build gigabytes: each is refused
+    # before its constant exists (test_a_constant_bomb_is_refused_before_it_is_built measures it)
+    "constant bomb": (lambda: constant_bomb(10 ** 6), "would hold 1,024,000,000 values; ConvScope builds at most"),
+    "broadcast bomb": (lambda: graph_model([helper.make_node("Mul", ["c", "r"], ["w"]), helper.make_node("Flatten", ["x"], ["f"]),
+                                            helper.make_node("MatMul", ["f", "w"], ["y"])], (1, 8, 8), None,
+                                           [("c", np.ones((20000, 1))), ("r", np.ones((1, 20000)))]),
+                       r"\(Mul\): its constant would hold 400,000,000 values"),
+    "gather bomb": (lambda: graph_model([helper.make_node("Gather", ["c", "i"], ["w"]), helper.make_node("Flatten", ["x"], ["f"]),
+                                         helper.make_node("MatMul", ["f", "w"], ["y"])], (1, 8, 8), None,
+                                        [("c", np.ones((2, 4096))), ("i", np.zeros(100_000, np.int64))]),
+                    r"\(Gather\): its constant would hold 409,600,000 values"),
+    "negative constant shape": (lambda: constant_bomb(-3), "a negative dimension"),
+    "conv stride 0": (lambda: graph_model([helper.make_node("Conv", ["x", "w"], ["h"], strides=[0, 0]), *FLAT], (1, 8, 8),
+                                          None, [("w", np.ones((2, 1, 3, 3)))]), r"strides \[0, 0\] must be"),
+    "negative conv pads": (lambda: graph_model([helper.make_node("Conv", ["x", "w"], ["h"], pads=[-1, 0, 0, 0]), *FLAT],
+                                               (1, 8, 8), None, [("w", np.ones((2, 1, 3, 3)))]), "are negative"),
+    "pool of zero size": (lambda: graph_model([helper.make_node("MaxPool", ["x"], ["h"], kernel_shape=[0, 2]), *FLAT],
+                                              (1, 8, 8), None), r"kernel_shape \[0, 2\] must be"),
+    "padding beyond every limit": (lambda: graph_model([helper.make_node("Conv", ["x", "w"], ["h"], pads=[10 ** 6] * 4),
+                                                        *FLAT], (1, 8, 8), None, [("w", np.ones((2, 1, 3, 3)))]),
+                                   "values for one image; ConvScope shows"),
 }
+
+
+def constant_bomb(rows):
+    """A ConstantOfShape of [rows, 1024] zeros as a dense layer's weights: about 150 bytes."""
+    return graph_model([helper.make_node("ConstantOfShape", ["s"], ["w"]), helper.make_node("Flatten", ["x"], ["f"]),
+                        helper.make_node("MatMul", ["f", "w"], ["y"])], (1, 8, 8), None,
+                       [("s", np.array([rows, 1024], np.int64))])
 
 
 @pytest.mark.parametrize("case", sorted(REFUSALS))
@@ -280,6 +308,30 @@ def test_refusals_say_what_is_wrong(case):
     data = data() if callable(data) else data
     with pytest.raises(ImportError_, match=message):
         load_onnx(data)
+
+
+def test_a_constant_bomb_is_refused_before_it_is_built():
+    """The bomb of 10**6 × 1024 zeros (4 GB) is refused without the process growing; before the
+    bound, importing it raised the peak resident memory by about 4 GB (and 10**8 rows: MemoryError)."""
+    import resource
+    data = constant_bomb(10 ** 6)
+    assert len(data) < 300
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for _ in range(3):
+        with pytest.raises(ImportError_, match="would hold"):
+            import_model(data)
+    with pytest.raises(ImportError_, match="would hold 102,400,000,000 values"):
+        import_model(constant_bomb(10 ** 8))
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100 * 1024   # KiB: < 100 MB
+
+
+def test_a_conv_without_kernel_shape_takes_its_weights_shape():
+    """kernel_shape is optional in ONNX (the weights say it); PyTorch writes it, other tools may not."""
+    data = graph_model([helper.make_node("Conv", ["x", "w"], ["h"], strides=[2, 1], pads=[1, 0, 1, 2]), *FLAT],
+                       (3, 10, 10), None, [("w", R.standard_normal((4, 3, 3, 2)))], opset=18)
+    net = load_onnx(data, "no-kernel-shape")
+    assert net.card["architecture"][1]["kernel"] == [3, 2]
+    every_layer_against_the_reference(data, net, R.random((3, 10, 10), dtype=np.float32))
 
 
 def test_a_huge_file_is_refused_before_it_is_read(tmp_path):
