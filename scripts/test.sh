@@ -7,7 +7,9 @@
 #   1. scripts/check_js.sh: ESLint, Prettier and the node unit tests of the pure front-end modules;
 #   2. scripts/check_wheel.py: build the wheel, install it into a fresh venv, serve it from another
 #      directory with an EMPTY Numba cache and fetch every page (first-ever and warm start timed);
-#   3. pytest, the whole suite.
+#   3. scripts/warm_tests.py: compile the kernels the suite reaches once, on both cores (2 s when
+#      the cache is warm; on a cold one it saves the two pytest workers compiling them twice);
+#   4. pytest, the whole suite.
 # Extra arguments go to pytest (e.g. -k kernels, -x); CONVSCOPE_SKIP_PACKAGING=1 skips steps 1–2
 # for a quick local run (CI never sets it).
 set -euo pipefail
@@ -58,4 +60,5 @@ else
   bash scripts/check_js.sh
   .venv/bin/python scripts/check_wheel.py
 fi
+.venv/bin/python scripts/warm_tests.py
 exec .venv/bin/python -m pytest "$@"
