@@ -58,7 +58,10 @@ else
     fi
   fi
   bash scripts/check_js.sh
+  echo "scripts/test.sh: ${SECONDS} s so far (installs and front-end checks)" >&2
   .venv/bin/python scripts/check_wheel.py
 fi
+echo "scripts/test.sh: ${SECONDS} s so far" >&2
 .venv/bin/python scripts/warm_tests.py
+echo "scripts/test.sh: ${SECONDS} s before pytest" >&2
 exec .venv/bin/python -m pytest "$@"
