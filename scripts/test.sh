@@ -4,14 +4,15 @@
 #   with apt-get when missing and we are root), PyTorch's CPU wheel when one lies on this disk (for
 #   the layer-by-layer agreement test; without it that test compares against the NumPy twins).
 # Then, in order:
-#   1. scripts/check_js.sh: ESLint, Prettier and the node unit tests of the pure front-end modules;
+#   1. scripts/check_js.sh: ESLint, Prettier and the node unit tests of the pure front-end modules,
+#      while scripts/warm_tests.py compiles the kernels the suite reaches, once, into the cache the
+#      tests read (2 s when it is warm; on a cold one it saves the two pytest workers compiling the
+#      same kernels at once);
 #   2. scripts/check_wheel.py: build the wheel, install it into a fresh venv, serve it from another
 #      directory with an EMPTY Numba cache and fetch every page (first-ever and warm start timed);
-#   3. scripts/warm_tests.py: compile the kernels the suite reaches once, on both cores (2 s when
-#      the cache is warm; on a cold one it saves the two pytest workers compiling them twice);
-#   4. pytest, the whole suite.
-# Extra arguments go to pytest (e.g. -k kernels, -x); CONVSCOPE_SKIP_PACKAGING=1 skips steps 1–2
-# for a quick local run (CI never sets it).
+#   3. pytest, the whole suite.
+# Extra arguments go to pytest (e.g. -k kernels, -x); CONVSCOPE_SKIP_PACKAGING=1 skips check_js and
+# check_wheel for a quick local run (CI never sets it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -47,7 +48,13 @@ fi
 
 if [ "${CONVSCOPE_SKIP_PACKAGING:-}" = 1 ]; then
   echo "scripts/test.sh: CONVSCOPE_SKIP_PACKAGING=1: skipping the front-end checks and the wheel check" >&2
+  .venv/bin/python scripts/warm_tests.py
 else
+  # the suite's kernels compile while the front-end checks run (they share nothing); the wheel
+  # check, which times a cold start of its own, starts only once both are done
+  .venv/bin/python scripts/warm_tests.py &
+  warm=$!
+  trap 'kill "$warm" 2>/dev/null || true' EXIT
   if ! command -v npm >/dev/null; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
       echo "scripts/test.sh: installing Debian's nodejs and npm for the front-end checks" >&2
@@ -58,10 +65,10 @@ else
     fi
   fi
   bash scripts/check_js.sh
-  echo "scripts/test.sh: ${SECONDS} s so far (installs and front-end checks)" >&2
+  wait "$warm"
+  trap - EXIT
+  echo "scripts/test.sh: ${SECONDS} s so far (installs, front-end checks, the suite's kernels)" >&2
   .venv/bin/python scripts/check_wheel.py
 fi
-echo "scripts/test.sh: ${SECONDS} s so far" >&2
-.venv/bin/python scripts/warm_tests.py
 echo "scripts/test.sh: ${SECONDS} s before pytest" >&2
 exec .venv/bin/python -m pytest "$@"
