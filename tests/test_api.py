@@ -376,6 +376,14 @@ def test_plotly_is_served_locally_with_long_cache(client):
         assert again.status_code == 304
 
 
+@pytest.mark.parametrize("url, preloads_plotly", [("/", False), ("/kernels", True), ("/train", True)])
+def test_only_pages_with_plotly_charts_preload_it(client, url, preloads_plotly):
+    """The kernel lab's histogram and the training charts are Plotly's, so those pages fetch it from
+    the start; the layer view draws its own chart and leaves Plotly.js (4.8 MB) to its evaluation view."""
+    html = client.get(url).get_data(as_text=True)
+    assert ('<link rel="preload" href="/vendor/plotly.min.js" as="script">' in html) == preloads_plotly
+
+
 def test_live_server_answers(live_server):
     with urllib.request.urlopen(f"{live_server}/api/health", timeout=10) as r:
         assert r.status == 200 and b'"ok":true' in r.read()

@@ -1,22 +1,21 @@
 /**
- * The softmax as a bar chart with the predicted digit large beside it.  Plotly.js draws the chart's
- * frame (axes, tick labels, the axis title); the ten bars are elements of our own laid over it at
- * the same pixel mapping, so that following the pen costs one style write per bar instead of a
- * Plotly redraw (10–28 ms of the main thread on 2 cores, which held up the next answer).  The frame
- * is drawn once Plotly.js has arrived (core/plotly.js) and again only when the chart is resized;
- * the bars and the digit are there from the first answer on.
- * createSoftmaxChart(container, classes) → {update(probs, label), barCentre(i) → {x, y} in container pixels,
- * indexAt(clientX, clientY) → digit | null (the row under a point: the layer view's hit-test for
- * hover and click), highlight(i|null), setZoom(factor), values() → {probs, label}}.  Plotly's own
- * hover is off: the layer view's tooltip and pinned arithmetic show the numbers.
+ * The softmax as a bar chart with the predicted digit large beside it.  All of it is ours: an SVG
+ * frame (the rows' tick labels, the probability axis with its grid lines and title) and the ten bars
+ * as elements laid over it at the same pixel mapping, so that following the pen costs one style write
+ * per bar.  Plotly.js drew the frame until 2026-12: 0.5–1 s of the main thread and 1.2 MB on the wire
+ * at every first visit, for three tick labels; the layer view now loads it only for its evaluation
+ * view.  createSoftmaxChart(container, classes) → {update(probs, label), barCentre(i) → {x, y} in
+ * container pixels, indexAt(clientX, clientY) → digit | null (the row under a point: the layer
+ * view's hit-test for hover and click), highlight(i|null), setZoom(factor), values() → {probs,
+ * label}}.  The layer view's tooltip and pinned arithmetic show the numbers.
  */
 
-import { loadPlotly } from "./core/plotly.js";
-
 const BARGAP = 0.18;
+const SVG = "http://www.w3.org/2000/svg";
+const FONT = '"Open Sans", verdana, arial, sans-serif';
+const INK = "#444";
 
-export function createSoftmaxChart(container, classes = null, { onError = () => {} } = {}) {
-  let Plotly = window.Plotly || null;
+export function createSoftmaxChart(container, classes = null) {
   const digit = document.createElement("div");
   digit.className = "predicted";
   digit.id = "prediction";
@@ -36,8 +35,9 @@ export function createSoftmaxChart(container, classes = null, { onError = () => 
     barLayer.append(bar);
     return bar;
   });
-  const frame = document.createElement("div"); // Plotly's own element: it replaces what it holds
-  frame.className = "softmax-frame";
+  const frame = document.createElementNS(SVG, "svg");
+  frame.setAttribute("class", "softmax-frame");
+  frame.setAttribute("aria-hidden", "true");
   plot.append(frame, barLayer);
   container.append(digit, plot);
   let highlighted = null;
@@ -49,30 +49,18 @@ export function createSoftmaxChart(container, classes = null, { onError = () => 
     height: 330,
     margin: { l: classes ? 78 : 34, r: 12, t: 8, b: 36 },
     xaxis: {
-      range: [0, 1],
-      tickvals: [0, 0.5, 1],
-      fixedrange: true,
+      tickvals: [0, 0.5, 1], // x runs from 0 to 1 over the plot area's width
       tickfont: { size: 15 },
       title: { text: "probability", font: { size: 14 } },
     },
     yaxis: {
-      // the rows are fixed: digit d's row is centred at d (top to bottom), whatever the values
-      range: [digits.length - 0.5, -0.5],
-      tickvals: digits,
-      // a model with named classes (Fashion-MNIST's) shows their names; digits otherwise
+      // one row per class, top to bottom, whatever the values; a model with named classes (Fashion-MNIST's) shows their names; digits otherwise
       ticktext: digits.map((d) => (classes && classes[d] ? shortName(classes[d]) : String(d))),
-      fixedrange: true,
       tickfont: { size: classes ? 13 : 18 },
-      zeroline: false,
     },
-    paper_bgcolor: "rgba(0,0,0,0)",
-    plot_bgcolor: "rgba(0,0,0,0)",
-    showlegend: false,
-    hovermode: false,
   };
-  const config = { displayModeBar: false, responsive: false, staticPlot: false };
 
-  /** The plot area in the chart's pixels: Plotly's mapping for these fixed ranges, in closed form. */
+  /** The plot area in the chart's pixels (the ranges are fixed: x 0..1, one row per class). */
   function area() {
     const m = layout.margin;
     return { left: m.l, top: m.t, width: layout.width - m.l - m.r, height: layout.height - m.t - m.b };
@@ -103,39 +91,74 @@ export function createSoftmaxChart(container, classes = null, { onError = () => 
     plot.style.width = `${layout.width}px`;
     plot.style.height = `${layout.height}px`;
   }
+  function svg(name, attrs, text) {
+    const e = document.createElementNS(SVG, name);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+  /** The frame for the current size: grid lines and the zero line, tick labels, the axis title. */
   function drawFrame() {
-    if (!Plotly) return;
-    // one invisible trace puts the rows on the axis; the bars themselves are ours.  A copy of the
-    // layout each time: Plotly.react diffs against the object it was given, which setZoom changes
-    Plotly.react(
-      frame,
-      [{ type: "bar", orientation: "h", x: digits.map(() => 0), y: digits, hoverinfo: "none" }],
-      structuredClone(layout),
-      config,
-    ).catch(onError);
+    const a = area();
+    const bottom = a.top + a.height;
+    const xFont = layout.xaxis.tickfont.size;
+    const parts = [];
+    for (const v of layout.xaxis.tickvals) {
+      const x = (a.left + v * a.width).toFixed(2);
+      const line = { x1: x, x2: x, y1: a.top, y2: bottom };
+      parts.push(svg("line", { ...line, stroke: v === 0 ? INK : "#eee" })); // the zero line, grid lines
+      const tick = svg("g", { class: "xtick" });
+      tick.append(
+        svg(
+          "text",
+          { x, y: bottom + 3 + xFont * 0.75, "text-anchor": "middle", "font-size": xFont },
+          String(v),
+        ),
+      );
+      parts.push(tick);
+    }
+    const row = rowHeight();
+    layout.yaxis.ticktext.forEach((label, i) => {
+      const tick = svg("g", { class: "ytick" });
+      tick.append(
+        svg(
+          "text",
+          {
+            x: a.left - 3,
+            y: (a.top + row * (i + 0.5)).toFixed(2),
+            "text-anchor": "end",
+            "dominant-baseline": "central",
+            "font-size": layout.yaxis.tickfont.size,
+          },
+          label,
+        ),
+      );
+      parts.push(tick);
+    });
+    const title = layout.xaxis.title;
+    parts.push(
+      svg(
+        "text",
+        {
+          class: "xtitle",
+          x: (a.left + a.width / 2).toFixed(2),
+          y: layout.height - 2,
+          "text-anchor": "middle",
+          "font-size": title.font.size,
+        },
+        title.text,
+      ),
+    );
+    frame.setAttribute("width", layout.width);
+    frame.setAttribute("height", layout.height);
+    frame.setAttribute("viewBox", `0 0 ${layout.width} ${layout.height}`);
+    frame.setAttribute("font-family", FONT);
+    frame.setAttribute("fill", INK);
+    frame.replaceChildren(...parts);
   }
   sizePlot();
   paintBars();
   drawFrame();
-  let requested = false;
-  /** Plotly.js takes 0.3–1 s of the main thread to start: it runs after the layers' first picture. */
-  function requestPlotly() {
-    if (Plotly) {
-      if (!frame.firstChild) drawFrame();
-      return;
-    }
-    if (requested) return;
-    requested = true;
-    const start = () =>
-      loadPlotly().then(
-        (P) => {
-          Plotly = P;
-          drawFrame();
-        },
-        (e) => onError(e),
-      );
-    requestAnimationFrame(() => setTimeout(start, 0));
-  }
 
   return {
     update(p, l) {
@@ -144,7 +167,6 @@ export function createSoftmaxChart(container, classes = null, { onError = () => 
       digit.textContent = l === null ? "?" : classes && classes[l] ? classes[l] : String(l);
       digit.classList.toggle("named", Boolean(classes && l !== null));
       digit.dataset.label = l === null ? "" : String(l);
-      requestPlotly();
       paintBars();
     },
     highlight(i) {

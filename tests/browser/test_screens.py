@@ -209,8 +209,9 @@ def test_softmax_hover_click_and_arithmetic(page, live_server):
     body = detail.inner_text()
     assert "max z" in body and "Σ exp(z − max)" in body
     assert label == probs.index(max(probs))
-    # the bars (charts.js draws them over Plotly's frame): each as long as its probability on
-    # Plotly's own x axis, centred on its digit's tick label, the predicted one in its colour
+    # the bars (charts.js lays them over its SVG frame): each as long as its probability on the
+    # frame's x axis (its tick labels' centres), centred on its digit's tick label, the predicted
+    # one in its colour
     page.wait_for_function("() => document.querySelectorAll('.softmax-plot .xtick text').length >= 2")
     geo = page.evaluate("""() => {
         const plot = document.querySelector('.softmax-plot');
