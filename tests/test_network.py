@@ -93,6 +93,24 @@ def test_predict_agrees_with_trace():
         np.testing.assert_allclose(probs[i], net.trace(x[i]).probabilities, rtol=1e-5, atol=1e-6)
 
 
+def test_predict_runs_each_conv_relu_maxpool_chain_fused_with_the_same_numbers():
+    """predict fuses conv -> relu -> maxpool into one kernel per chain (as training does); the
+    logits are bit for bit those of the layers' own batch passes, one after another."""
+    spec = [{"name": "input", "kind": "input", "shape": [1, 14, 14]},
+            {"name": "c1", "kind": "conv", "out_channels": 4, "kernel": [3, 3], "padding": 1},
+            {"name": "r1", "kind": "relu"}, {"name": "p1", "kind": "maxpool", "size": [2, 2]},
+            {"name": "c2", "kind": "conv", "out_channels": 5, "kernel": [3, 3]},
+            {"name": "r2", "kind": "relu"}, {"name": "p2", "kind": "maxpool", "size": [2, 2], "stride": [1, 1]},
+            {"name": "f", "kind": "flatten"}, {"name": "d", "kind": "dense", "units": 6}]
+    net = Network.from_spec(spec, seed=4)
+    assert net._train_fusions()[0] == {0, 3}
+    x = np.random.default_rng(6).random((7, 1, 14, 14), dtype=np.float32)
+    ref = x
+    for layer in net._train_layers:
+        ref, _ = layer.forward_batch(ref)
+    np.testing.assert_array_equal(net.logits_batch(x), ref)
+
+
 def _loss64(net, x, y):
     logits = np.stack([reference_trace(net, xi)[-2] for xi in x]).astype(np.float64)
     z = logits - logits.max(1, keepdims=True)
