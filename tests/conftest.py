@@ -11,17 +11,43 @@ import sys
 import time
 import threading
 
+import tempfile
+
 import pytest
 from numba.core import event as numba_event
 from werkzeug.serving import make_server
 
 from convscope.server import create_app
 
+# The suite sees no MNIST cache of the user's and can reach no npm registry: which images the
+# evaluation and explanation routes rank (MNIST's 10k when cached, else the 300 shipped digits) must
+# not depend on what this machine has, nor may a test download.  Tests of the downloader use their
+# own local registry; the two checks against the official test set read OFFICIAL_MNIST, the folder
+# scripts/test.sh fetches it into ($CONVSCOPE_TEST_MNIST_DIR), and skip with the reason without it.
+OFFICIAL_MNIST = os.environ.get("CONVSCOPE_TEST_MNIST_DIR") or None
+os.environ["CONVSCOPE_DATA_DIR"] = tempfile.mkdtemp(prefix="convscope-test-no-mnist-")
+os.environ["CONVSCOPE_NPM_REGISTRY"] = "http://127.0.0.1:9"   # nothing listens there
+
 # The repo's default model (models/lenet.npz) unless CONVSCOPE_TEST_MODEL names another weights file.
 MODEL_PATHS = [os.environ["CONVSCOPE_TEST_MODEL"]] if os.environ.get("CONVSCOPE_TEST_MODEL") else None
 # The forward cache is off here so that every request reaches the engine (tests/test_caching.py turns it on).
 TEST_CONFIG = {"TESTING": True, "MODEL_PATHS": MODEL_PATHS, "WARM_JIT": False, "WARM_LAB": False,
                "FORWARD_CACHE_BYTES": 0}
+
+
+@pytest.fixture(scope="session")
+def official_mnist_dir():
+    """The folder with MNIST's four official files ($CONVSCOPE_TEST_MNIST_DIR, which scripts/test.sh
+    fills from the npm registry), or a skip that says how to get them."""
+    from convscope.convnet import mnist
+    try:
+        mnist.load_mnist("test", cache_dir=OFFICIAL_MNIST, download=False) if OFFICIAL_MNIST else None
+    except mnist.MnistUnavailable as exc:
+        pytest.skip(f"the official MNIST files are not in $CONVSCOPE_TEST_MNIST_DIR ({exc})")
+    if not OFFICIAL_MNIST:
+        pytest.skip("$CONVSCOPE_TEST_MNIST_DIR is not set: `bash scripts/test.sh` fetches MNIST "
+                    "(`python -m convscope.convnet.mnist`) and sets it")
+    return OFFICIAL_MNIST
 
 
 @pytest.fixture

@@ -102,16 +102,12 @@ def load_make_samples():
     return module
 
 
-def test_equal_to_official_test_set(samples):
-    """Needs the MNIST cache (python -m convscope.convnet.mnist); never downloads."""
-    try:
-        images, labels = mnist.load_mnist("test", download=False)
-    except mnist.MnistUnavailable:
-        pytest.skip(f"MNIST cache not found in {mnist.resolve_cache_dir()}; "
-                    "run `python -m convscope.convnet.mnist` once to enable this check")
+def test_equal_to_official_test_set(samples, official_mnist_dir):
+    """Needs the official files (scripts/test.sh fetches them); never downloads."""
+    images, labels = mnist.load_mnist("test", cache_dir=official_mnist_dir, download=False)
     np.testing.assert_array_equal(samples.images, images[samples.indices])
     np.testing.assert_array_equal(samples.labels, labels[samples.indices])
-    folder = mnist.resolve_cache_dir()
+    folder = mnist.resolve_cache_dir(official_mnist_dir)
     test_file = folder / mnist.FILES["test"][0]
     assert hashlib.sha256(test_file.read_bytes()).hexdigest() == recorded("t10k-images-idx3-ubyte sha256")
     # the documented command reproduces the same choice
