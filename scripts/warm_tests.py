@@ -8,7 +8,7 @@ model's trace and explanations, the kernel lab, every layer kind) while a second
 network the tests train for one step; both write the cache the workers then load from.
 
 It hides no cold-start failure: scripts/check_wheel.py starts the installed wheel on an empty cache
-of its own (beside pytest, after this has finished), and tests/test_cache_faults.py and
+of its own (after this has finished, so its timing is its own), and tests/test_cache_faults.py and
 tests/test_warm.py build their own caches.
 Usage: python scripts/warm_tests.py   (scripts/test.sh runs it beside the front-end checks)
 """
