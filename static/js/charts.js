@@ -54,7 +54,8 @@ export function createSoftmaxChart(container, classes = null) {
       title: { text: "probability", font: { size: 14 } },
     },
     yaxis: {
-      // one row per class, top to bottom, whatever the values; a model with named classes (Fashion-MNIST's) shows their names; digits otherwise
+      // one row per class, top to bottom, whatever the values; a model with named classes
+      // (Fashion-MNIST's) shows their names, digits otherwise
       ticktext: digits.map((d) => (classes && classes[d] ? shortName(classes[d]) : String(d))),
       tickfont: { size: classes ? 13 : 18 },
     },
