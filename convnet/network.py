@@ -191,33 +191,15 @@ class Network:
         return np.concatenate(out) if out else np.zeros((0, self.layers[-1].out_shape[0]), np.float32)
 
     def logits_batch(self, x: np.ndarray) -> np.ndarray:
-        x = np.ascontiguousarray(x, dtype=np.float32)
-        if x.shape[1:] != self.input_shape:
-            raise ValueError(f"a batch must have shape (N, {', '.join(map(str, self.input_shape))}), got {x.shape}")
         # each conv -> relu -> maxpool chain as one kernel, as in training: the same numbers, and
         # the full-size conv and ReLU maps of a 1,000-image chunk (19 MB for LeNet's conv1) are
         # never written, only one image's at a time, in cache
+        return self._forward_batch(x)[0]
+
+    def _forward_batch(self, x: np.ndarray):
+        """(output, per-layer caches) of the layers' batch passes, each conv -> relu -> maxpool
+        chain (see _train_fusions) as one kernel whose cache sits at the chain's first index."""
         chains, _ = self._train_fusions()
-        layers = self._train_layers
-        i = 0
-        while i < len(layers):
-            if i in chains:
-                x, _ = layers[i].forward_relu_pool_batch(x, layers[i + 2])
-                i += 3
-            else:
-                x, _ = layers[i].forward_batch(x)
-                i += 1
-        return x
-
-    # ---- training -----------------------------------------------------------------------------
-    def loss_and_grads(self, x: np.ndarray, labels: np.ndarray):
-        """Mean cross-entropy, gradients {layer: {param: array}}, and the batch's logits.
-
-        Runs the layers' batch passes with two exact shortcuts (see _train_fusions): each
-        conv -> relu -> maxpool chain runs as one kernel per direction (the same numbers, without
-        the full-size conv and ReLU outputs), and the backward pass stops at the first layer with
-        parameters, which computes no input gradient."""
-        chains, first = self._train_fusions()
         layers = self._train_layers
         x = np.ascontiguousarray(x, dtype=np.float32)
         if x.shape[1:] != self.input_shape:   # the kernels trust their shapes: check them here
@@ -231,6 +213,19 @@ class Network:
             else:
                 x, caches[i] = layers[i].forward_batch(x)
                 i += 1
+        return x, caches
+
+    # ---- training -----------------------------------------------------------------------------
+    def loss_and_grads(self, x: np.ndarray, labels: np.ndarray):
+        """Mean cross-entropy, gradients {layer: {param: array}}, and the batch's logits.
+
+        Runs the layers' batch passes with two exact shortcuts (see _train_fusions): each
+        conv -> relu -> maxpool chain runs as one kernel per direction (the same numbers, without
+        the full-size conv and ReLU outputs), and the backward pass stops at the first layer with
+        parameters, which computes no input gradient."""
+        chains, first = self._train_fusions()
+        layers = self._train_layers
+        x, caches = self._forward_batch(x)
         loss, dy = K.cross_entropy(x, labels.astype(np.int64))
         grads = {}
         i = len(layers) - 1
