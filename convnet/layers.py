@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from convscope import kernels as K
-from convscope.kernels.conv_gemm import conv2d_gemm, uses_gemm
+from convscope.kernels.conv_gemm import gemm_product, uses_gemm
 from convscope.layerspec import LayerSpec
 
 CONV_RELU_MAXPOOL = ("conv", "relu", "maxpool")
@@ -91,7 +91,13 @@ class Conv(Layer):
     def plan(self):
         if self.gemm():
             return _GemmConv(self), (), False
-        return K.conv2d, self._args(), False
+        return K.conv2d_tabled, (*self._args(), self.tables()), False
+
+    def tables(self):
+        """The direct kernel's tap tables for this layer's input size (kernels/conv.py conv_tables):
+        derived from the weights, so a plan that holds them is rebuilt when the weights change."""
+        w, _, s, p, d, m = self._args()
+        return K.conv_tables(self.in_shape, w, s, p, d, m)
 
     def forward_batch(self, x):
         w, b, s, p, d, m = self._args()
@@ -129,18 +135,22 @@ class Conv(Layer):
 
 
 class _GemmConv:
-    """The trace's call for a many-channel conv: its weights reshaped (mask applied) when first
-    called, after Network.load has put the file's parameters in place."""
+    """The trace's call for a many-channel conv: its weights as one matrix (mask applied), taken
+    when the plan is built, after Network.load has put the file's parameters in place."""
 
     def __init__(self, layer):
-        self.layer, self.w2 = layer, None
+        self.layer = la = layer
+        w = la.params["weight"] * la.mask[:, :, None, None]
+        self.w2 = np.ascontiguousarray(w.reshape(w.shape[0], -1), dtype=np.float32)
+        self.geometry = la.kernel, la.stride, la.pad, la.dilation, la.out_shape[1:]
+
+    def product(self, x):
+        return gemm_product(x, self.w2, *self.geometry)
 
     def __call__(self, x):
-        la = self.layer
-        if self.w2 is None:
-            w = la.params["weight"] * la.mask[:, :, None, None]
-            self.w2 = np.ascontiguousarray(w.reshape(w.shape[0], -1), dtype=np.float32)
-        return conv2d_gemm(x, self.w2, la.bias, la.kernel, la.pad, la.dilation, la.out_shape[1:])
+        a, pitch = self.product(x)
+        ho, wo = self.layer.out_shape[1:]
+        return K.gather_rows(a, self.layer.bias, ho, wo, pitch)
 
 
 class _GemmConvReluPool:
@@ -150,11 +160,10 @@ class _GemmConvReluPool:
         self.conv, self.pool = _GemmConv(conv), pool
 
     def __call__(self, x):
-        y = self.conv(x)
-        r = K.relu(y)
+        a, pitch = self.conv.product(x)
+        ho, wo = self.conv.layer.out_shape[1:]
         p = self.pool
-        pooled, winners = K.max_pool2d(r, p.size, p.stride, p.pad)
-        return y, r, pooled, winners
+        return K.gather_relu_max_pool(a, self.conv.layer.bias, ho, wo, pitch, p.size, p.stride, p.pad)
 
 
 class Pool(Layer):
@@ -359,8 +368,8 @@ def trace_plan(layers: list[Layer]) -> list[tuple]:
             steps.append((names, kinds, _GemmConvReluPool(la, run[2]), (), 4))
         elif kinds == CONV_RELU_MAXPOOL:
             pool = run[2]
-            steps.append((names, kinds, K.conv2d_relu_max_pool2d,
-                          (*la._args(), pool.size, pool.stride, pool.pad), 4))
+            steps.append((names, kinds, K.conv2d_relu_max_pool2d_tabled,
+                          (*la._args(), la.tables(), pool.size, pool.stride, pool.pad), 4))
         elif n == 2:
             fn = K.dense_relu if kinds[1] == "relu" else K.dense_softmax
             steps.append((names, kinds, fn, (la.params["weight"], la.bias), 2))

@@ -177,8 +177,9 @@ class Network:
         return Trace(acts, probabilities=x, logits=logits)
 
     def _plan(self):
-        # Built once: parameters are updated in place by the optimisers, so the arrays captured
-        # here stay the live ones (Network.load replaces them before any trace runs).
+        # Built on the first trace, after Network.load has put the parameters in place.  It holds
+        # what the weights determine (a GEMM conv's matrix, a direct conv's tap tables), so
+        # loss_and_grads, after which an optimiser changes the weights in place, drops it.
         if self._trace_plan is None:
             self._trace_plan = L.trace_plan(self.layers[1:])
         return self._trace_plan
@@ -223,6 +224,7 @@ class Network:
         conv -> relu -> maxpool chain runs as one kernel per direction (the same numbers, without
         the full-size conv and ReLU outputs), and the backward pass stops at the first layer with
         parameters, which computes no input gradient."""
+        self._trace_plan = None   # the step that follows changes the weights the plan was built from
         chains, first = self._train_fusions()
         layers = self._train_layers
         x, caches = self._forward_batch(x)

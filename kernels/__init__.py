@@ -1,6 +1,6 @@
 """ConvScope numeric kernels: float32 NumPy in, float32 NumPy out, compiled with Numba."""
 from . import _config  # noqa: F401  (must run before numba is imported)
-from .conv import conv2d, conv2d_batch
+from .conv import conv2d, conv2d_batch, conv2d_tabled, conv_tables
 from .conv_backward import conv2d_backward, conv2d_backward_batch, conv2d_backward_params_batch
 from .conv_relu_pool import conv2d_relu_max_pool2d_batch, conv2d_relu_max_pool2d_backward_batch
 from .conv_relu_pool import conv2d_relu_max_pool2d_backward_params_batch
@@ -18,4 +18,5 @@ from .activations import sigmoid, sigmoid_backward, tanh, tanh_backward
 from .activations import lecun_tanh, lecun_tanh_backward, softplus, softplus_backward, elu, elu_backward
 from .dense import dense, dense_batch, dense_backward_batch, softmax, softmax_batch, cross_entropy
 from .geometry import conv_output_size, resolve_padding, receptive_fields, param_count
-from .fused import conv2d_relu_max_pool2d, dense_relu, dense_softmax
+from .conv_gemm import gather_rows, gather_relu_max_pool
+from .fused import conv2d_relu_max_pool2d_tabled, dense_relu, dense_softmax

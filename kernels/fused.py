@@ -11,15 +11,17 @@ pooled, winners (C_out, Hp, Wp); dense x (D,), w (U, D), b (U,).
 from numba import njit
 
 from .activations import _relu_1d
-from .conv import conv2d
+from .conv import conv2d_tabled
 from .dense import dense, softmax
 from .pool import max_pool2d
 
 
 @njit(cache=True)
-def conv2d_relu_max_pool2d(x, w, b, stride, pad, dilation, mask, size, pool_stride, pool_pad):
-    """(conv, relu(conv), max_pool(relu(conv)), winners) in one call."""
-    y = conv2d(x, w, b, stride, pad, dilation, mask)
+def conv2d_relu_max_pool2d_tabled(x, w, b, stride, pad, dilation, mask, tables, size, pool_stride,
+                                  pool_pad):
+    """(conv, relu(conv), max_pool(relu(conv)), winners) in one call, with the conv's tap tables
+    (kernels/conv.py conv_tables) built once by the trace's plan."""
+    y = conv2d_tabled(x, w, b, stride, pad, dilation, mask, tables)
     r = _relu_1d(y.ravel()).reshape(y.shape)
     pooled, winners = max_pool2d(r, size, pool_stride, pool_pad)
     return y, r, pooled, winners
