@@ -3,11 +3,11 @@
 #   ./.venv with ConvScope and its test extras, Debian's Chromium for the browser tests (installed
 #   with apt-get when missing and we are root), PyTorch's CPU wheel when one lies on this disk (for
 #   the layer-by-layer agreement test; without it that test compares against the NumPy twins).
+# From the moment ConvScope is installed, scripts/warm_tests.py compiles the kernels the suite
+# reaches, once, into the cache the tests read (2 s when it is warm; on a cold one it saves the two
+# pytest workers compiling the same kernels at once), beside the other installs and the first step.
 # Then, in order:
-#   1. scripts/check_js.sh: ESLint, Prettier and the node unit tests of the pure front-end modules,
-#      while scripts/warm_tests.py compiles the kernels the suite reaches, once, into the cache the
-#      tests read (2 s when it is warm; on a cold one it saves the two pytest workers compiling the
-#      same kernels at once);
+#   1. scripts/check_js.sh: ESLint, Prettier and the node unit tests of the pure front-end modules;
 #   2. scripts/check_wheel.py: build the wheel, install it into a fresh venv, serve it from another
 #      directory with an EMPTY Numba cache and fetch every page (first-ever and warm start timed);
 #   3. pytest, the whole suite.  (The wheel check beside pytest was tried on 2026-12-03 and dropped:
@@ -20,6 +20,11 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+# the suite's kernels compile while the rest installs and the front-end checks run (they share
+# nothing); the wheel check, which times a cold start of its own, starts only once this is done
+.venv/bin/python scripts/warm_tests.py &
+warm=$!
+trap 'kill "$warm" 2>/dev/null || true' EXIT
 
 torch_wheel=$(ls /opt/wheels/torch-2.13.0+cpu-*.whl 2>/dev/null | head -n 1 || true)
 if ! .venv/bin/python -c 'import torch' 2>/dev/null && [ -n "$torch_wheel" ]; then
@@ -63,13 +68,9 @@ fi
 
 if [ "${CONVSCOPE_SKIP_PACKAGING:-}" = 1 ]; then
   echo "scripts/test.sh: CONVSCOPE_SKIP_PACKAGING=1: skipping the front-end checks and the wheel check" >&2
-  .venv/bin/python scripts/warm_tests.py
+  wait "$warm"
+  trap - EXIT
 else
-  # the suite's kernels compile while the front-end checks run (they share nothing); the wheel
-  # check, which times a cold start of its own, starts only once both are done
-  .venv/bin/python scripts/warm_tests.py &
-  warm=$!
-  trap 'kill "$warm" 2>/dev/null || true' EXIT
   if ! command -v npm >/dev/null; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
       echo "scripts/test.sh: installing Debian's nodejs and npm for the front-end checks" >&2
