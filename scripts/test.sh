@@ -6,13 +6,16 @@
 # From the moment ConvScope is installed, scripts/warm_tests.py compiles the kernels the suite
 # reaches, once, into the cache the tests read (2 s when it is warm; on a cold one it saves the two
 # pytest workers compiling the same kernels at once), beside the other installs and the first step.
+# So does scripts/check_wheel.py's first stage: build the wheel and install it into a fresh venv.
 # Then, in order:
 #   1. scripts/check_js.sh: ESLint, Prettier and the node unit tests of the pure front-end modules;
-#   2. scripts/check_wheel.py: build the wheel, install it into a fresh venv, serve it from another
-#      directory with an EMPTY Numba cache and fetch every page (first-ever and warm start timed);
-#   3. pytest, the whole suite.  (The wheel check beside pytest was tried on 2026-12-03 and dropped:
-#      on two cores they fought, and in two fresh-clone runs its cold start took 217 and 250 s
-#      instead of 30-55 s, with no shorter run in all.)
+#   2. once the kernels are compiled, check_wheel.py serves the installed wheel from another directory
+#      with an EMPTY Numba cache and fetches every page (first-ever and warm start timed, on idle
+#      cores: the whole check beside pytest was tried on 2026-12-03 and dropped, its cold start took
+#      217 and 250 s instead of 30-55 s, with no shorter run in all);
+#   3. pytest, the whole suite, with check_wheel.py's last stage (a training step, a prediction and
+#      an ONNX import in the wheel's venv) beside it at the lowest priority (nice 19); the script
+#      fails if either does.
 # Extra arguments go to pytest (e.g. -k kernels, -x); CONVSCOPE_SKIP_PACKAGING=1 skips check_js and
 # check_wheel for a quick local run (CI never sets it).
 set -euo pipefail
@@ -24,7 +27,14 @@ PYTHON=${PYTHON:-python3}
 # nothing); the wheel check, which times a cold start of its own, starts only once this is done
 .venv/bin/python scripts/warm_tests.py &
 warm=$!
-trap 'kill "$warm" 2>/dev/null || true' EXIT
+wheel_dir=""
+if [ "${CONVSCOPE_SKIP_PACKAGING:-}" != 1 ]; then
+  # the wheel check's build and install (I/O, mostly) beside the rest; its serving waits for $warm
+  wheel_dir=$(mktemp -d -t convscope-wheel-XXXXXX)
+  .venv/bin/python scripts/check_wheel.py --dir "$wheel_dir" --stage build >"$wheel_dir.log" 2>&1 &
+  wheel_build=$!
+fi
+trap 'kill "$warm" ${wheel_build:-} ${wheel_library:-} 2>/dev/null || true; [ -z "$wheel_dir" ] || rm -rf "$wheel_dir" "$wheel_dir.log"' EXIT
 
 torch_wheel=$(ls /opt/wheels/torch-2.13.0+cpu-*.whl 2>/dev/null | head -n 1 || true)
 if ! .venv/bin/python -c 'import torch' 2>/dev/null && [ -n "$torch_wheel" ]; then
@@ -82,9 +92,23 @@ else
   fi
   bash scripts/check_js.sh
   wait "$warm"
-  trap - EXIT
   echo "scripts/test.sh: ${SECONDS} s so far (installs, front-end checks, the suite's kernels)" >&2
-  .venv/bin/python scripts/check_wheel.py
+  build_rc=0; wait "$wheel_build" || build_rc=$?
+  cat "$wheel_dir.log"
+  [ "$build_rc" = 0 ] || exit "$build_rc"
+  .venv/bin/python scripts/check_wheel.py --dir "$wheel_dir" --stage serve
+  # the wheel's training step, prediction and ONNX import (26 s of compiling on its own cache) at
+  # the lowest priority beside pytest: it takes the cycles the browser tests leave idle
+  nice -n 19 .venv/bin/python scripts/check_wheel.py --dir "$wheel_dir" --stage library >"$wheel_dir.log" 2>&1 &
+  wheel_library=$!
 fi
 echo "scripts/test.sh: ${SECONDS} s before pytest" >&2
-exec .venv/bin/python -m pytest "$@"
+pytest_rc=0
+.venv/bin/python -m pytest "$@" || pytest_rc=$?
+if [ -n "${wheel_library:-}" ]; then
+  library_rc=0; wait "$wheel_library" || library_rc=$?
+  cat "$wheel_dir.log"
+  [ "$library_rc" = 0 ] || { echo "scripts/test.sh: the wheel check's library step failed" >&2; exit "$library_rc"; }
+fi
+echo "scripts/test.sh: ${SECONDS} s in all" >&2
+exit "$pytest_rc"

@@ -171,11 +171,3 @@ def pytest_terminal_summary(terminalreporter):
     if os.environ.get("CONVSCOPE_COMPILE_REPORT") == "1":
         for name, s in sorted(_COMPILES.seconds.items(), key=lambda kv: -kv[1])[:30]:
             terminalreporter.write_line(f"  {s:6.2f} s  {_COMPILES.signatures[name]:2d}×  {name}")
-
-
-def pytest_collection_modifyitems(config, items):
-    """With pytest-xdist (-n 2 --dist loadgroup): every browser test in one worker, so one live
-    server and one Chromium serve them all while the other worker runs the rest."""
-    for item in items:
-        if "/tests/browser/" in str(item.path).replace(os.sep, "/"):
-            item.add_marker(pytest.mark.xdist_group("browser"))
