@@ -237,6 +237,8 @@ def main(argv=None) -> int:
         elif not py.exists():
             fail(f"no venv in {tmp}: run the build stage first")
         if "serve" in stages:
+            if not (tmp / "static.json").exists():
+                fail(f"no static.json in {tmp}: run the build stage first")
             static = json.loads((tmp / "static.json").read_text())
             if any((tmp / "numba-cache").glob("**/*.nbi")):
                 fail(f"{tmp / 'numba-cache'} is not empty: the first-ever start needs an empty cache")
