@@ -131,8 +131,7 @@ def check_cached(port: int, path: str, body: bytes) -> None:
             how = r.headers.get("X-ConvScope-Cache")
         if how == "hit":
             return
-    if how != "hit":
-        raise SystemExit(f"bench_stack: the cached server answered a repeated body with X-ConvScope-Cache: {how}")
+    raise SystemExit(f"bench_stack: the cached server answered a repeated body with X-ConvScope-Cache: {how}")
 
 
 def main(argv=None) -> int:
